@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the project venv (.venv) with the Python packages winlake's checks and notebooks use.
-# Wheels are cached in .cache/pip so a later run on the same machine installs offline-fast.
+# Wheels come from pip's own cache (~/.cache/pip), so a later run on the same machine is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -11,7 +11,7 @@ stamp=.venv/.requirements.sha
 want=$(cat kernel-lib/python/requirements*.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   for req in kernel-lib/python/requirements*.txt; do
-    .venv/bin/pip install --disable-pip-version-check -q --cache-dir .cache/pip -r "$req"
+    .venv/bin/pip install --disable-pip-version-check -q -r "$req"
   done
   echo "$want" > "$stamp"
 fi

@@ -1,0 +1,32 @@
+export { cimDataframe } from './dataframe.js';
+export { parseTransforms, TransformError, type Transform, type TransformStep } from './transform.js';
+export {
+  applyPack,
+  checkPackAgainstOssem,
+  formatPack,
+  listPacks,
+  loadPack,
+  loadPacks,
+  packSourceFilter,
+  savePack,
+  validatePack,
+  PACKS_DIR,
+  PIPELINE_COLUMNS,
+  type MappingPack,
+  type PackExtension,
+  type PackOssemRef,
+  type PackSource,
+} from './pack.js';
+export {
+  ENVELOPE_RENAMES,
+  generatePackTransforms,
+  ossemColumns,
+  ossemFields,
+  readOssemDictionary,
+  toSnakeCase,
+  type GeneratedTransforms,
+  type GeneratorEvent,
+  type OssemDictionary,
+  type OssemField,
+} from './ossem.js';
+export { buildPacks, ossemDictionaryFor, ENVELOPE_REASONS, REFERENCE_PROCESS_TRANSFORMS } from './generate-packs.js';

@@ -1,0 +1,200 @@
+/**
+ * `winlake lab`: JupyterLab with the TypeScript (tslab) kernel on notebooks/, and the pieces the
+ * notebook tests share with it (project venv, kernelspec, the `winlake` self-link).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: three levels above this module in both src/cli and dist/cli. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const VENV = path.join(REPO_ROOT, '.venv');
+/** The project venv's Python (made by .ci/setup-python.sh). */
+export const VENV_PYTHON = path.join(VENV, 'bin', 'python');
+/** Jupyter data folder of the venv; put first on JUPYTER_PATH so a user-wide tslab kernelspec cannot shadow ours. */
+export const VENV_JUPYTER_DATA = path.join(VENV, 'share', 'jupyter');
+const JUPYTERLAB_REQUIREMENT = 'jupyterlab>=4.2,<5';
+
+/** What {@link ensureTslabKernel} set up. */
+export interface TslabKernel {
+  python: string;
+  kernelName: 'tslab';
+  kernelSpecFile: string;
+  /** Environment for Jupyter processes: finds this kernelspec first. */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Makes the project venv (`bash .ci/setup-python.sh`, a no-op when up to date), registers the tslab
+ * kernel in it as `tslab` (kernelspec written directly: tslab's own installer needs IPython), and
+ * links `node_modules/winlake` to the repository so notebooks import the built package by name.
+ *
+ * @example const { python, env } = await ensureTslabKernel();
+ */
+export async function ensureTslabKernel(options: { quiet?: boolean } = {}): Promise<TslabKernel> {
+  run('bash', [path.join(REPO_ROOT, '.ci', 'setup-python.sh')], options.quiet ?? false);
+  const binary = path.join(REPO_ROOT, 'node_modules', '.bin', 'tslab');
+  if (!existsSync(binary)) throw new Error(`tslab is not installed (${binary} is missing): run npm install`);
+  const kernelDir = path.join(VENV_JUPYTER_DATA, 'kernels', 'tslab');
+  const kernelSpecFile = path.join(kernelDir, 'kernel.json');
+  const spec = `${JSON.stringify(
+    {
+      // `{connection_file}` must be its own argument (tslab issue #36).
+      argv: [binary, 'kernel', '--config-path', '{connection_file}'],
+      display_name: 'TypeScript (tslab)',
+      language: 'typescript',
+    },
+    null,
+    1,
+  )}\n`;
+  if (!existsSync(kernelSpecFile) || readFileSync(kernelSpecFile, 'utf8') !== spec) {
+    mkdirSync(kernelDir, { recursive: true });
+    writeFileSync(kernelSpecFile, spec);
+  }
+  linkSelf();
+  return {
+    python: VENV_PYTHON,
+    kernelName: 'tslab',
+    kernelSpecFile,
+    env: { ...process.env, JUPYTER_PATH: [VENV_JUPYTER_DATA, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter) },
+  };
+}
+
+/**
+ * tslab type-checks with TypeScript's Node10 resolution, which ignores a package's self-reference
+ * through "exports"; a `node_modules/winlake` link to the repository lets `import ... from 'winlake'`
+ * resolve (types from package.json "types", code from "exports") as it will for an installed package.
+ */
+function linkSelf(): void {
+  const link = path.join(REPO_ROOT, 'node_modules', 'winlake');
+  let present = false;
+  try {
+    lstatSync(link);
+    present = true;
+  } catch {
+    present = false;
+  }
+  if (!present) symlinkSync('..', link, 'dir');
+}
+
+function run(command: string, args: string[], quiet: boolean): void {
+  const result = spawnSync(command, args, { cwd: REPO_ROOT, stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8' });
+  if (result.status !== 0) {
+    const output = quiet ? `\n${result.stdout ?? ''}${result.stderr ?? ''}` : '';
+    throw new Error(`${command} ${args.join(' ')} failed (exit ${result.status ?? result.signal})${output}`);
+  }
+}
+
+/**
+ * Installs JupyterLab into the project venv when it is missing (first `winlake lab` only; CI never needs it).
+ * @example ensureJupyterLab();
+ */
+export function ensureJupyterLab(): void {
+  const probe = spawnSync(VENV_PYTHON, ['-c', 'import jupyterlab'], { stdio: 'ignore' });
+  if (probe.status === 0) return;
+  console.log(`winlake lab: installing ${JUPYTERLAB_REQUIREMENT} into .venv (first run only)...`);
+  run(VENV_PYTHON, ['-m', 'pip', 'install', '-q', '--cache-dir', path.join(REPO_ROOT, '.cache', 'pip'), JUPYTERLAB_REQUIREMENT], false);
+}
+
+/**
+ * Removes outputs and execution counts from notebooks, so that git holds only their sources.
+ * Returns the files that changed.
+ * @example stripNotebookOutputs(['notebooks/00-smoke.ipynb'])
+ */
+export function stripNotebookOutputs(files: readonly string[]): string[] {
+  const changed: string[] = [];
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    const nb = JSON.parse(text) as { cells?: { cell_type: string; outputs?: unknown[]; execution_count?: unknown; metadata?: Record<string, unknown> }[] };
+    if (!Array.isArray(nb.cells)) throw new Error(`${file} is not a Jupyter notebook (no cells)`);
+    for (const cell of nb.cells) {
+      if (cell.cell_type !== 'code') continue;
+      cell.outputs = [];
+      cell.execution_count = null;
+      if (cell.metadata) delete cell.metadata.execution;
+    }
+    const stripped = `${JSON.stringify(nb, null, 1)}\n`;
+    if (stripped !== text) {
+      writeFileSync(file, stripped);
+      changed.push(file);
+    }
+  }
+  return changed;
+}
+
+/**
+ * Code cells of a notebook that carry outputs or execution counts (should be none in git).
+ * @example notebookCellsWithOutputs('notebooks/00-smoke.ipynb') // => []
+ */
+export function notebookCellsWithOutputs(file: string): number[] {
+  const nb = JSON.parse(readFileSync(file, 'utf8')) as { cells: { cell_type: string; outputs?: unknown[]; execution_count?: unknown }[] };
+  return nb.cells.flatMap((cell, i) =>
+    cell.cell_type === 'code' && ((cell.outputs?.length ?? 0) > 0 || cell.execution_count != null) ? [i] : [],
+  );
+}
+
+const USAGE = `usage: winlake lab [--port N] [--no-build] [-- <jupyter lab options>]
+       winlake lab strip [notebook.ipynb ...]   remove outputs (default: notebooks/*.ipynb)
+
+Starts JupyterLab (installed into .venv on first use) on notebooks/ with the TypeScript kernel
+(tslab). Notebooks import the built package ('winlake' → kernel-lib/dist), so it is built first.
+`;
+
+/**
+ * The `winlake lab` command.
+ * @example await labCommand(['--port', '8899'])
+ */
+export async function labCommand(args: string[]): Promise<number> {
+  if (args.includes('-h') || args.includes('--help')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const notebooksDir = path.join(REPO_ROOT, 'notebooks');
+  if (args[0] === 'strip') {
+    const files = args.length > 1 ? args.slice(1) : readdirSync(notebooksDir).filter((f) => f.endsWith('.ipynb')).map((f) => path.join(notebooksDir, f));
+    const changed = stripNotebookOutputs(files);
+    console.log(changed.length ? `stripped: ${changed.join(', ')}` : 'no outputs to strip');
+    return 0;
+  }
+  const split = args.indexOf('--');
+  const own = split < 0 ? args : args.slice(0, split);
+  const passThrough = split < 0 ? [] : args.slice(split + 1);
+  const portAt = own.indexOf('--port');
+  const port = portAt >= 0 ? Number(own[portAt + 1]) : 8888;
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+    process.stderr.write(`winlake lab: --port needs a port number\n${USAGE}`);
+    return 2;
+  }
+  const kernel = await ensureTslabKernel();
+  ensureJupyterLab();
+  if (!own.includes('--no-build')) {
+    const build = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    });
+    if (build.status !== 0) console.warn('winlake lab: the build reported errors; notebooks use what it emitted');
+  }
+  const jupyterArgs = ['-m', 'jupyter', 'lab', '--no-browser', '--ip', '127.0.0.1', '--port', String(port), `--ServerApp.root_dir=${notebooksDir}`, ...passThrough];
+  const child = spawn(kernel.python, jupyterArgs, { cwd: notebooksDir, env: kernel.env, stdio: ['inherit', 'inherit', 'pipe'] });
+  let announced = false;
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    process.stderr.write(chunk);
+    const url = /http:\/\/127\.0\.0\.1:\d+\/lab\?token=\w+/.exec(chunk)?.[0];
+    if (url && !announced) {
+      announced = true;
+      console.log(`\nwinlake lab: JupyterLab is running — open ${url}\n(kernel "TypeScript (tslab)"; Ctrl-C stops it)\n`);
+    }
+  });
+  const stop = (): void => void child.kill('SIGINT');
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return new Promise<number>((resolve) => {
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(code ?? (signal ? 130 : 1));
+    });
+  });
+}

@@ -1,0 +1,147 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { getSession, closeSession } from '../engine/session.js';
+import { formatCell, schemaTree, type Frame } from '../frame/index.js';
+import { readDelta, history } from '../delta/index.js';
+import { Catalog } from '../lakehouse/catalog.js';
+import { listTables } from '../lakehouse/tables.js';
+import { intOption, parseArgs, stringOption } from './args.js';
+
+const USAGE = `usage: winlake table <subcommand>
+  list                                       tables in the lakehouse (WINLAKE_HOME or ./lakehouse)
+  read <name|path> [--version N] [--timestamp T] [--format ndjson|csv|table] [--limit N]
+  history <name|path> [--limit N]
+  schema <name|path> [--version N]
+options: --home DIR   the lakehouse root
+`;
+
+/** A table argument is a lakehouse name, or a path to any Delta table folder. */
+function tablePath(ref: string, catalog: Catalog): string {
+  if (ref.includes('/') || ref.includes(path.sep) || ref.startsWith('.')) {
+    const p = path.resolve(ref);
+    if (!existsSync(p)) throw new Error(`no such folder: ${p}`);
+    return p;
+  }
+  return catalog.locate(ref).path;
+}
+
+/**
+ * `winlake table ...`: list, read, history, schema.
+ * @example await tableCommand(['read', 'process', '--limit', '5', '--format', 'ndjson'])
+ */
+export async function tableCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['help']);
+  const [sub, ref] = args.positionals;
+  if (!sub || args.options.has('help')) {
+    process.stdout.write(USAGE);
+    return sub ? 0 : 2;
+  }
+  const catalog = new Catalog(stringOption(args, 'home'));
+  try {
+    switch (sub) {
+      case 'list': {
+        const tables = await listTables({ catalog });
+        if (tables.length === 0) {
+          process.stdout.write(`no tables in ${catalog.root}\n`);
+          return 0;
+        }
+        printTable(
+          tables.map((t) => ({
+            name: t.name,
+            tier: t.tier,
+            version: t.version,
+            files: t.files,
+            rows: t.rows,
+            bytes: t.bytes,
+            partitions: t.partitionColumns.join(','),
+          })),
+        );
+        return 0;
+      }
+      case 'read': {
+        if (!ref) throw new Error('table read needs a table name or path');
+        const version = intOption(args, 'version');
+        const timestamp = stringOption(args, 'timestamp');
+        const session = await getSession();
+        let df: Frame = await readDelta(session, tablePath(ref, catalog), {
+          ...(version !== undefined ? { version } : {}),
+          ...(timestamp !== undefined ? { timestamp } : {}),
+        });
+        const limit = intOption(args, 'limit');
+        if (limit !== undefined) df = df.limit(limit);
+        await writeRows(df, stringOption(args, 'format') ?? 'table');
+        return 0;
+      }
+      case 'history': {
+        if (!ref) throw new Error('table history needs a table name or path');
+        const limit = intOption(args, 'limit');
+        const entries = await history(tablePath(ref, catalog), limit !== undefined ? { limit } : {});
+        printTable(
+          entries.map((e) => ({
+            version: e.version,
+            timestamp: new Date(e.timestamp).toISOString(),
+            operation: e.operation,
+            parameters: JSON.stringify(e.operationParameters ?? {}),
+            metrics: JSON.stringify(e.operationMetrics ?? {}),
+          })),
+        );
+        return 0;
+      }
+      case 'schema': {
+        if (!ref) throw new Error('table schema needs a table name or path');
+        const version = intOption(args, 'version');
+        const df = await readDelta(await getSession(), tablePath(ref, catalog), version !== undefined ? { version } : {});
+        process.stdout.write(`${schemaTree(await df.schema())}\n`);
+        return 0;
+      }
+      default:
+        process.stderr.write(`winlake table: unknown subcommand '${sub}'\n${USAGE}`);
+        return 2;
+    }
+  } finally {
+    await closeSession();
+  }
+}
+
+async function writeRows(df: Frame, format: string): Promise<void> {
+  const rows = await df.toRows();
+  switch (format) {
+    case 'ndjson':
+      for (const r of rows) process.stdout.write(`${JSON.stringify(r, jsonReplacer)}\n`);
+      return;
+    case 'csv': {
+      const cols = await df.columns();
+      process.stdout.write(`${cols.map(csvCell).join(',')}\n`);
+      for (const r of rows) process.stdout.write(`${cols.map((c) => csvCell(r[c] === null ? '' : formatCell(r[c]))).join(',')}\n`);
+      return;
+    }
+    case 'table':
+      printTable(rows);
+      return;
+    default:
+      throw new Error(`unknown --format ${JSON.stringify(format)}: use ndjson, csv or table`);
+  }
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? (Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()) : value;
+}
+
+function csvCell(value: unknown): string {
+  const s = String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+function printTable(rows: Record<string, unknown>[]): void {
+  if (rows.length === 0) {
+    process.stdout.write('(no rows)\n');
+    return;
+  }
+  const cols = Object.keys(rows[0]!);
+  const cells = rows.map((r) => cols.map((c) => formatCell(r[c]).replaceAll(/[\r\n]+/g, ' ')));
+  const widths = cols.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((r) => r[i]!.length))));
+  const fmt = (vals: string[]): string =>
+    vals.map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!))).join('  ');
+  process.stdout.write(`${fmt(cols)}\n${fmt(widths.map((w) => '-'.repeat(w)))}\n`);
+  for (const r of cells) process.stdout.write(`${fmt(r)}\n`);
+}

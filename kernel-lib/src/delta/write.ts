@@ -1,0 +1,378 @@
+/**
+ * The Delta write operation: DuckDB writes the Parquet data files (zstd, hive-style partition
+ * folders, partition columns left out of the files), then one commit makes them visible.
+ * A crash before the commit leaves only orphan files, never a partial table version.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { quoteIdent, quoteString } from '../engine/quote.js';
+import type { Session } from '../engine/session.js';
+import type { Frame } from '../frame/frame.js';
+import type { Action, AddAction, MetadataAction, ProtocolAction, RemoveAction } from './actions.js';
+import { writeCheckpoint } from './checkpoint.js';
+import { ConcurrentModificationError, WINLAKE_ENGINE, commitActions } from './commit.js';
+import { latestVersion } from './log.js';
+import { duckdbPartitionValues, partitionDir, partitionValueSql, toAddPath } from './partition-path.js';
+import { duckdbType, type StructField, type StructType } from './schema/from-spark.js';
+import { diffSchemas, schemaToString, sparkSchemaFromDuckDB } from './schema/to-spark.js';
+import { loadSnapshot, type Snapshot } from './snapshot.js';
+import { fileStats } from './stats.js';
+
+/** How {@link writeDelta} writes. */
+export interface WriteOptions {
+  /** append (default; creates the table if absent), overwrite (replaces all rows), errorIfExists. */
+  mode?: 'append' | 'overwrite' | 'errorIfExists';
+  /** Partition columns on create; on later writes they must match the table's (or be omitted). */
+  partitionBy?: string[];
+  /** Add the data's new columns and nested struct fields to the table schema (default false: an Error). */
+  mergeSchema?: boolean;
+  /** Table properties, applied when the table is created (e.g. `delta.dataSkippingNumIndexedCols`). */
+  configuration?: Record<string, string>;
+  /** Exactly-once: when the table already has `appTxns[appId] >= version`, nothing is written. */
+  txn?: { appId: string; version: number };
+  /** metaData.name on create. */
+  tableName?: string;
+  /** commitInfo.operation (default 'WRITE') and extra operationParameters. */
+  operation?: string;
+  operationParameters?: Record<string, unknown>;
+  /** Split the data into files of about this many rows (default: one file per partition). */
+  targetFileRows?: number;
+  /** Rows per Parquet row group (default DuckDB's 122880; smaller groups skip finer). */
+  rowGroupRows?: number;
+}
+
+/** What a write did. `version` is null when a `txn` made it a no-op. */
+export interface WriteResult {
+  version: number | null;
+  skipped: boolean;
+  files: AddAction[];
+  numRows: number;
+  numBytes: number;
+  /** The checkpoint written after this commit, if one was due. */
+  checkpointVersion?: number;
+}
+
+const DEFAULT_CHECKPOINT_INTERVAL = 10;
+
+/**
+ * Writes rows (a Frame or a SQL query) to a Delta table, creating it if absent.
+ *
+ * @example
+ * await writeDelta(session, df, '/lake/bronze/winlogbeat_kafka_bronze', {
+ *   partitionBy: ['_event_date', '_sourcetype'],
+ *   mergeSchema: true,
+ *   configuration: { 'delta.dataSkippingNumIndexedCols': '5' },
+ * });
+ */
+export async function writeDelta(session: Session, source: Frame | string, tablePath: string, opts: WriteOptions = {}): Promise<WriteResult> {
+  try {
+    return await writeOnce(session, source, tablePath, opts);
+  } catch (err) {
+    // Another writer created the table between our look and our commit: write again as an append to it.
+    if (err instanceof ConcurrentModificationError && err.kind === 'tableCreated' && (opts.mode ?? 'append') !== 'errorIfExists') {
+      return writeOnce(session, source, tablePath, opts);
+    }
+    throw err;
+  }
+}
+
+async function writeOnce(session: Session, source: Frame | string, tablePathIn: string, opts: WriteOptions): Promise<WriteResult> {
+  const mode = opts.mode ?? 'append';
+  if (!['append', 'overwrite', 'errorIfExists'].includes(mode)) throw new Error(`unknown write mode ${JSON.stringify(mode)}`);
+  const tablePath = path.resolve(tablePathIn);
+  const sourceSql = typeof source === 'string' ? source : await source.toSql();
+
+  const described = await session.run(`SELECT * FROM (${sourceSql}) LIMIT 0`);
+  const dataSchema = sparkSchemaFromDuckDB(described.columnNames(), described.columnTypes());
+  if (dataSchema.fields.length === 0) throw new Error('the data to write has no columns');
+
+  const readVersion = await latestVersion(tablePath);
+  const snapshot = readVersion >= 0 ? await loadSnapshot(tablePath, { version: readVersion, session, skipReadCheck: true }) : undefined;
+  if (snapshot && mode === 'errorIfExists') throw new Error(`the Delta table ${tablePath} already exists (mode errorIfExists)`);
+  if (snapshot) assertWritable(snapshot, mode);
+
+  if (opts.txn && snapshot && (snapshot.appTxns.get(opts.txn.appId) ?? -1) >= opts.txn.version) {
+    return { version: null, skipped: true, files: [], numRows: 0, numBytes: 0 };
+  }
+
+  const plan = planTable(snapshot, dataSchema, opts);
+  const written = await writeDataFiles(session, sourceSql, tablePath, dataSchema, plan, opts);
+
+  const now = Date.now();
+  const actions: Action[] = [];
+  if (plan.protocol) actions.push({ protocol: plan.protocol });
+  if (plan.metadata) actions.push({ metaData: plan.metadata });
+  if (opts.txn) actions.push({ txn: { appId: opts.txn.appId, version: opts.txn.version, lastUpdated: now } });
+  if (snapshot && mode === 'overwrite') {
+    for (const f of snapshot.files) {
+      const remove: RemoveAction = {
+        path: f.path,
+        deletionTimestamp: now,
+        dataChange: true,
+        extendedFileMetadata: true,
+        partitionValues: f.partitionValues,
+        size: f.size,
+      };
+      actions.push({ remove });
+    }
+  }
+  for (const add of written.files) actions.push({ add });
+
+  const partitionBy = plan.partitionColumns;
+  const { version } = await commitActions(tablePath, actions, {
+    readVersion,
+    isBlindAppend: mode !== 'overwrite',
+    readWholeTable: mode === 'overwrite',
+    operation: opts.operation ?? 'WRITE',
+    operationParameters: {
+      mode: mode === 'append' ? 'Append' : mode === 'overwrite' ? 'Overwrite' : 'ErrorIfExists',
+      partitionBy: JSON.stringify(partitionBy),
+      ...opts.operationParameters,
+    },
+    operationMetrics: { numFiles: written.files.length, numOutputRows: written.numRows, numOutputBytes: written.numBytes },
+    engineInfo: `${WINLAKE_ENGINE} duckdb/${await duckdbVersion(session)}`,
+  });
+
+  const result: WriteResult = { version, skipped: false, files: written.files, numRows: written.numRows, numBytes: written.numBytes };
+  const configuration = plan.metadata?.configuration ?? snapshot?.metadata.configuration ?? {};
+  const interval = Number(configuration['delta.checkpointInterval'] ?? DEFAULT_CHECKPOINT_INTERVAL);
+  if (version > 0 && interval > 0 && version % interval === 0) {
+    try {
+      await writeCheckpoint(session, tablePath, version);
+      result.checkpointVersion = version;
+    } catch (err) {
+      // The commit stands without a checkpoint (readers never require one): report, do not fail.
+      process.emitWarning(`checkpoint of ${tablePath} at version ${version} failed: ${(err as Error).message}`);
+    }
+  }
+  return result;
+}
+
+interface TablePlan {
+  /** The table schema after this write. */
+  schema: StructType;
+  partitionColumns: string[];
+  /** Set when this commit creates the table or changes its metadata. */
+  metadata?: MetadataAction;
+  protocol?: ProtocolAction;
+  numIndexedCols: number;
+}
+
+function planTable(snapshot: Snapshot | undefined, data: StructType, opts: WriteOptions): TablePlan {
+  const byLower = new Map(data.fields.map((f) => [f.name.toLowerCase(), f]));
+  const resolvePartitions = (names: readonly string[]): string[] =>
+    names.map((n) => {
+      const f = byLower.get(n.toLowerCase());
+      if (!f) throw new Error(`partition column ${JSON.stringify(n)} is not in the data; columns are: ${data.fields.map((x) => x.name).join(', ')}`);
+      return f.name;
+    });
+
+  if (!snapshot) {
+    const partitionColumns = resolvePartitions(opts.partitionBy ?? []);
+    if (new Set(partitionColumns).size !== partitionColumns.length) throw new Error('partitionBy names a column twice');
+    if (partitionColumns.length === data.fields.length) throw new Error('every column is a partition column: Delta needs at least one data column');
+    for (const c of partitionColumns) partitionValueSql(c, byLower.get(c.toLowerCase())!.type);
+    const configuration = { ...opts.configuration };
+    const metadata: MetadataAction = {
+      id: randomUUID(),
+      name: opts.tableName ?? null,
+      description: null,
+      format: { provider: 'parquet', options: {} },
+      schemaString: schemaToString(data),
+      partitionColumns,
+      configuration,
+      createdTime: Date.now(),
+    };
+    return { schema: data, partitionColumns, metadata, protocol: { minReaderVersion: 1, minWriterVersion: 2 }, numIndexedCols: numIndexed(configuration) };
+  }
+
+  const tableParts = snapshot.metadata.partitionColumns;
+  if (opts.partitionBy) {
+    const same = opts.partitionBy.length === tableParts.length && opts.partitionBy.every((p, i) => p.toLowerCase() === tableParts[i]!.toLowerCase());
+    if (!same) {
+      throw new Error(`the table is partitioned by [${tableParts.join(', ')}] but the write asks for [${opts.partitionBy.join(', ')}]`);
+    }
+  }
+  for (const p of tableParts) {
+    if (!byLower.has(p.toLowerCase())) throw new Error(`the data has no partition column ${JSON.stringify(p)}, which the table is partitioned by`);
+  }
+  const { added, merged } = diffSchemas(snapshot.schema, data);
+  if (added.length > 0 && !opts.mergeSchema) {
+    throw new Error(
+      `the data has columns the table does not: ${added.join(', ')}. Write with mergeSchema: true to add them to the table schema`,
+    );
+  }
+  const plan: TablePlan = { schema: merged, partitionColumns: [...tableParts], numIndexedCols: numIndexed(snapshot.metadata.configuration) };
+  if (added.length > 0) plan.metadata = { ...snapshot.metadata, schemaString: schemaToString(merged) };
+  return plan;
+}
+
+function numIndexed(configuration: Record<string, string>): number {
+  const raw = configuration['delta.dataSkippingNumIndexedCols'];
+  if (raw === undefined) return 32;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < -1) throw new Error(`delta.dataSkippingNumIndexedCols must be an integer >= -1, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** Writer protocol features an append or overwrite can honour without doing anything more. */
+const WRITABLE_FEATURES = new Set([
+  'appendOnly',
+  'invariants',
+  'checkConstraints',
+  'changeDataFeed',
+  'generatedColumns',
+  'timestampNtz',
+  'domainMetadata',
+  'vacuumProtocolCheck',
+  'typeWidening',
+  'typeWidening-preview',
+  'deletionVectors',
+  'columnMapping',
+]);
+
+/** Refuses tables whose protocol or properties ask writers for things this writer does not do. */
+function assertWritable(snapshot: Snapshot, mode: string): void {
+  const { protocol, metadata } = snapshot;
+  const where = `the Delta table ${snapshot.tablePath}`;
+  if (protocol.minWriterVersion > 7) throw new Error(`${where} needs writer version ${protocol.minWriterVersion}; winlake writes up to 7`);
+  if (protocol.minWriterVersion === 7) {
+    const unknown = (protocol.writerFeatures ?? []).filter((f) => !WRITABLE_FEATURES.has(f));
+    if (unknown.length > 0) throw new Error(`${where} uses writer features winlake does not support: ${unknown.join(', ')}`);
+  } else if (protocol.minWriterVersion === 6) {
+    throw new Error(`${where} needs writer version 6 (identity columns), which winlake does not support`);
+  }
+  const conf = metadata.configuration;
+  if ((conf['delta.columnMapping.mode'] ?? 'none') !== 'none') {
+    throw new Error(`${where} uses column mapping (${conf['delta.columnMapping.mode']}), which the winlake writer does not support`);
+  }
+  const constraints = Object.keys(conf).filter((k) => k.startsWith('delta.constraints.'));
+  if (constraints.length > 0) throw new Error(`${where} has CHECK constraints (${constraints.join(', ')}), which the winlake writer does not enforce`);
+  const special = schemaFieldsWithMetadata(snapshot.schema, ['delta.invariants', 'delta.generationExpression', 'delta.identity.start']);
+  if (special.length > 0) throw new Error(`${where} has invariant, generated or identity columns (${special.join(', ')}), which the winlake writer does not support`);
+  if (mode === 'overwrite' && conf['delta.appendOnly'] === 'true') throw new Error(`${where} is append-only (delta.appendOnly=true): it cannot be overwritten`);
+  if (mode === 'overwrite' && snapshot.files.some((f) => f.deletionVector)) {
+    throw new Error(`${where} has files with deletion vectors, which the winlake writer cannot remove`);
+  }
+}
+
+function schemaFieldsWithMetadata(schema: StructType, keys: readonly string[]): string[] {
+  const out: string[] = [];
+  const walk = (fields: StructField[], prefix: string): void => {
+    for (const f of fields) {
+      const name = prefix + f.name;
+      if (keys.some((k) => k in f.metadata)) out.push(name);
+      if (typeof f.type !== 'string' && f.type.type === 'struct') walk(f.type.fields, `${name}.`);
+    }
+  };
+  walk(schema.fields, '');
+  return out;
+}
+
+interface WrittenFiles {
+  files: AddAction[];
+  numRows: number;
+  numBytes: number;
+}
+
+async function writeDataFiles(
+  session: Session,
+  sourceSql: string,
+  tablePath: string,
+  data: StructType,
+  plan: TablePlan,
+  opts: WriteOptions,
+): Promise<WrittenFiles> {
+  const tableFields = new Map(plan.schema.fields.map((f) => [f.name.toLowerCase(), f]));
+  const partitionLower = new Set(plan.partitionColumns.map((c) => c.toLowerCase()));
+  const select: string[] = [];
+  const fileFields: StructField[] = [];
+  for (const f of data.fields) {
+    if (partitionLower.has(f.name.toLowerCase())) continue;
+    const table = tableFields.get(f.name.toLowerCase())!;
+    // Cast to the table's type: TIMESTAMP → TIMESTAMPTZ, narrower numbers up, structs to the full table struct.
+    select.push(`CAST(${quoteIdent(f.name)} AS ${duckdbType(table.type)}) AS ${quoteIdent(table.name)}`);
+    fileFields.push(table);
+  }
+  for (const c of plan.partitionColumns) {
+    const dataField = data.fields.find((f) => f.name.toLowerCase() === c.toLowerCase())!;
+    const table = tableFields.get(c.toLowerCase())!;
+    select.push(`${partitionValueSql(dataField.name, table.type)} AS ${quoteIdent(c)}`);
+  }
+  const copyOptions = ['FORMAT parquet', 'COMPRESSION zstd', 'RETURN_FILES true'];
+  const rowGroup = opts.rowGroupRows ?? (opts.targetFileRows ? Math.min(opts.targetFileRows, 122_880) : undefined);
+  if (rowGroup !== undefined) {
+    if (!Number.isInteger(rowGroup) || rowGroup <= 0) throw new Error(`rowGroupRows/targetFileRows must be a positive integer`);
+    copyOptions.push(`ROW_GROUP_SIZE ${rowGroup}`);
+  }
+  const split = opts.targetFileRows !== undefined;
+  if (split) copyOptions.push(`ROW_GROUPS_PER_FILE ${Math.max(1, Math.round(opts.targetFileRows! / rowGroup!))}`);
+
+  await mkdir(tablePath, { recursive: true });
+  const partitioned = plan.partitionColumns.length > 0;
+  const staging = path.join(tablePath, `_winlake_staging_${randomUUID()}`);
+  let target: string;
+  if (partitioned || split) {
+    target = staging;
+    copyOptions.push(`FILENAME_PATTERN 'part-{uuid}'`);
+    if (partitioned) copyOptions.push(`PARTITION_BY (${plan.partitionColumns.map(quoteIdent).join(', ')})`);
+  } else {
+    target = path.join(tablePath, `part-${randomUUID()}.zstd.parquet`);
+  }
+  const rows = await session.rows<{ Count: bigint | number; Files: string[] }>(
+    `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})`,
+  );
+  const produced = rows[0]?.Files ?? [];
+
+  // Move each file to its hive-style partition folder (DuckDB's own folder escaping differs from Hive's).
+  const placed: { abs: string; rel: string; partitionValues: Record<string, string | null> }[] = [];
+  for (const file of produced) {
+    if (target !== staging) {
+      placed.push({ abs: file, rel: path.basename(file), partitionValues: {} });
+      continue;
+    }
+    const relInStaging = path.relative(staging, file).split(path.sep).join('/');
+    const partitionValues = partitioned ? duckdbPartitionValues(relInStaging, plan.partitionColumns) : {};
+    const dir = partitioned ? partitionDir(plan.partitionColumns, partitionValues) : '';
+    const rel = dir ? `${dir}/${path.basename(file)}` : path.basename(file);
+    const abs = path.join(tablePath, ...rel.split('/'));
+    await mkdir(path.dirname(abs), { recursive: true });
+    await rename(file, abs);
+    placed.push({ abs, rel, partitionValues });
+  }
+  if (target === staging) await rm(staging, { recursive: true, force: true });
+
+  const fileSchema: StructType = { type: 'struct', fields: fileFields };
+  const stats = await fileStats(session, placed.map((p) => p.abs), fileSchema, { numIndexedCols: plan.numIndexedCols });
+  const files: AddAction[] = [];
+  let numRows = 0;
+  let numBytes = 0;
+  for (const p of placed) {
+    const st = stats.get(p.abs)!;
+    const records = Number((JSON.parse(st) as { numRecords: number }).numRecords);
+    if (records === 0) {
+      // An empty source still yields one empty file: keep the table free of it.
+      await unlink(p.abs);
+      continue;
+    }
+    const info = await stat(p.abs);
+    numRows += records;
+    numBytes += info.size;
+    files.push({
+      path: toAddPath(p.rel),
+      partitionValues: p.partitionValues,
+      size: info.size,
+      modificationTime: Math.floor(info.mtimeMs),
+      dataChange: true,
+      stats: st,
+    });
+  }
+  return { files, numRows, numBytes };
+}
+
+let cachedDuckdbVersion: string | undefined;
+async function duckdbVersion(session: Session): Promise<string> {
+  cachedDuckdbVersion ??= String(await session.scalar('SELECT version()')).replace(/^v/, '');
+  return cachedDuckdbVersion;
+}

@@ -1,0 +1,28 @@
+/** Rich display for notebooks: HTML tables, schema trees, server-side SVG charts, process trees. */
+export { escapeHtml, formatCount } from './escape.js';
+export { cellToHtml, cellToText, shortTypeName, type CellLimits } from './values.js';
+export { frameToHtml, frameToText, previewFrame, rowCountNotice, DISPLAY_CSS, type TableOptions, type TablePreview } from './table.js';
+export { schemaToHtml } from './schema.js';
+export {
+  renderVegaLite,
+  chartEventsOverTime,
+  chartTopValues,
+  requireColumns,
+  type TimeBucket,
+  type EventsOverTimeOptions,
+  type TopValuesOptions,
+} from './charts.js';
+export { processTree, processForest, processTreeText, type ProcessTreeOptions, type ProcessNode } from './process-tree.js';
+export {
+  display,
+  html,
+  Html,
+  inNotebook,
+  htmlToText,
+  progressDisplay,
+  progressLine,
+  type Displayable,
+  type StreamProgress,
+  type ProgressDisplay,
+  type ProgressDisplayOptions,
+} from './notebook.js';

@@ -1,0 +1,194 @@
+/**
+ * The {@link KafkaClient} over @platformatic/kafka 1.x. Bounded reads use its low-level
+ * `Consumer.fetch` (a plain Fetch request to the partition leader): no consumer group, no commits.
+ */
+import { Admin, Consumer, Producer } from '@platformatic/kafka';
+import { toBuffer, type FetchOptions, type FetchedRecord, type KafkaClient, type OutgoingMessage, type PartitionRange } from './client.js';
+
+/** Record batch attribute bit of transaction control batches, which carry no user records. */
+const CONTROL_BATCH = 0x20;
+const EARLIEST = -2n;
+const LATEST = -1n;
+
+type FetchTopic = Parameters<Consumer['fetch']>[0]['topics'][number];
+type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
+
+export class PlatformaticClient implements KafkaClient {
+  readonly kind = 'platformatic' as const;
+  private admin: Admin | undefined;
+  private producer: Producer | undefined;
+  private consumer: Consumer | undefined;
+
+  constructor(
+    private readonly brokers: string[],
+    private readonly clientId: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private base() {
+    return { clientId: this.clientId, bootstrapBrokers: this.brokers, timeout: this.timeoutMs, retries: 5, retryDelay: 200 };
+  }
+
+  private getAdmin(): Admin {
+    this.admin ??= new Admin(this.base());
+    return this.admin;
+  }
+
+  private getConsumer(): Consumer {
+    // The group id is required by the constructor but unused: fetch and listOffsets join no group.
+    this.consumer ??= new Consumer({ ...this.base(), groupId: `${this.clientId}-reader`, maxWaitTime: 100 });
+    return this.consumer;
+  }
+
+  async produce(topic: string, messages: readonly OutgoingMessage[], options: { acks?: 0 | 1 | -1 } = {}): Promise<void> {
+    if (messages.length === 0) return;
+    this.producer ??= new Producer({ ...this.base(), autocreateTopics: true });
+    await this.producer.send({
+      acks: options.acks ?? 1,
+      messages: messages.map((m) => ({
+        topic,
+        ...(m.key == null ? {} : { key: toBuffer(m.key) }),
+        ...(m.value === null ? {} : { value: toBuffer(m.value) }),
+        ...(m.partition === undefined ? {} : { partition: m.partition }),
+      })),
+    });
+  }
+
+  private async offsets(topic: string, timestamp: bigint): Promise<Map<number, number>> {
+    const result = await this.getConsumer().listOffsets({ topics: [topic], timestamp });
+    const list = result.get(topic);
+    if (!list) throw new Error(`Kafka topic ${JSON.stringify(topic)} does not exist`);
+    return new Map(list.map((o, partition) => [partition, Number(o)]));
+  }
+
+  startOffsets(topic: string): Promise<Map<number, number>> {
+    return this.offsets(topic, EARLIEST);
+  }
+
+  endOffsets(topic: string): Promise<Map<number, number>> {
+    return this.offsets(topic, LATEST);
+  }
+
+  async fetchRanges(
+    topic: string,
+    ranges: readonly PartitionRange[],
+    onBatch: (records: FetchedRecord[]) => void | Promise<void>,
+    options: FetchOptions = {},
+  ): Promise<void> {
+    const consumer = this.getConsumer();
+    const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+    const perPartition = options.maxBytesPerPartition ?? 4 * 1024 * 1024;
+    // next offset to fetch, per partition still open
+    const next = new Map<number, number>();
+    const end = new Map<number, number>();
+    for (const r of ranges) {
+      if (r.to > r.from) {
+        next.set(r.partition, r.from);
+        end.set(r.partition, r.to);
+      }
+    }
+    while (next.size > 0) {
+      const metadata = await consumer.metadata({ topics: [topic] });
+      const info = metadata.topics.get(topic);
+      if (!info) throw new Error(`Kafka topic ${JSON.stringify(topic)} does not exist`);
+      // One request per leader; a single-node broker leads everything, so usually one request.
+      const byLeader = new Map<number, FetchTopic>();
+      for (const [partition, offset] of next) {
+        const p = info.partitions[partition];
+        if (!p) throw new Error(`Kafka topic ${JSON.stringify(topic)} has no partition ${partition}`);
+        let req = byLeader.get(p.leader);
+        if (!req) byLeader.set(p.leader, (req = { topicId: info.id, partitions: [] }));
+        req.partitions.push({ partition, currentLeaderEpoch: -1, fetchOffset: BigInt(offset), lastFetchedEpoch: -1, partitionMaxBytes: perPartition });
+      }
+      const responses = await Promise.all(
+        [...byLeader].map(([node, req]) => consumer.fetch({ node, topics: [req], maxBytes, minBytes: 1, maxWaitTime: 100 })),
+      );
+      for (const response of responses) await this.takeRecords(topic, response, next, end, onBatch);
+    }
+  }
+
+  private async takeRecords(
+    topic: string,
+    response: FetchResponse,
+    next: Map<number, number>,
+    end: Map<number, number>,
+    onBatch: (records: FetchedRecord[]) => void | Promise<void>,
+  ): Promise<void> {
+    for (const t of response.responses) {
+      for (const p of t.partitions) {
+        const partition = p.partitionIndex;
+        const from = next.get(partition);
+        const to = end.get(partition);
+        if (from === undefined || to === undefined) continue;
+        if (p.errorCode !== 0) throw new Error(`fetching ${topic}[${partition}] at offset ${from} failed with Kafka error code ${p.errorCode}`);
+        const records: FetchedRecord[] = [];
+        let position = from;
+        for (const batch of p.records ?? []) {
+          const first = Number(batch.firstOffset);
+          const batchEnd = first + batch.lastOffsetDelta + 1;
+          if ((batch.attributes & CONTROL_BATCH) === 0) {
+            for (const r of batch.records) {
+              const offset = first + r.offsetDelta;
+              if (offset < from || offset >= to) continue;
+              records.push({
+                partition,
+                offset,
+                timestamp: Number(batch.firstTimestamp + r.timestampDelta),
+                key: r.key,
+                value: r.value,
+              });
+            }
+          }
+          position = Math.max(position, batchEnd);
+        }
+        if (records.length > 0) await onBatch(records);
+        // An empty answer below the end means the data is not there (e.g. deleted under us).
+        if (position === from && Number(p.highWatermark) <= from) {
+          throw new Error(`${topic}[${partition}] ends at offset ${p.highWatermark}, before the requested end ${to}`);
+        }
+        if (position >= to) {
+          next.delete(partition);
+        } else {
+          next.set(partition, position);
+        }
+      }
+    }
+  }
+
+  async createTopic(topic: string, options: { partitions?: number; replicationFactor?: number } = {}): Promise<boolean> {
+    const admin = this.getAdmin();
+    try {
+      await admin.createTopics({ topics: [topic], partitions: options.partitions ?? 3, replicas: options.replicationFactor ?? 1 });
+    } catch (err) {
+      const e = err as { findBy?: (property: string, value: unknown) => unknown };
+      if (e.findBy?.('apiId', 'TOPIC_ALREADY_EXISTS')) return false;
+      throw err;
+    }
+    // Metadata propagates asynchronously: wait until the new topic has leaders before producing.
+    for (let i = 0; i < 50; i++) {
+      const meta = await admin.metadata({ topics: [topic], forceUpdate: true }).catch(() => undefined);
+      const info = meta?.topics.get(topic);
+      if (info && info.partitions.length > 0 && info.partitions.every((p) => p.leader >= 0)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return true;
+  }
+
+  async topics(): Promise<Record<string, number>> {
+    const admin = this.getAdmin();
+    const names = await admin.listTopics({ includeInternals: false });
+    if (names.length === 0) return {};
+    const meta = await admin.metadata({ topics: names, forceUpdate: true });
+    const out: Record<string, number> = {};
+    for (const name of names) out[name] = meta.topics.get(name)?.partitionsCount ?? 0;
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const clients = [this.producer, this.consumer, this.admin];
+    this.producer = undefined;
+    this.consumer = undefined;
+    this.admin = undefined;
+    await Promise.all(clients.map((c) => c?.close().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * One small Kafka client interface with two implementations (kafkajs, @platformatic/kafka), so the
+ * rest of winlake never depends on a client library's API. Offsets are JavaScript numbers (exact up
+ * to 2^53, far beyond any real partition), ranges are half-open `[from, to)`.
+ */
+
+/** A message to produce. A string value is sent as its UTF-8 bytes. */
+export interface OutgoingMessage {
+  key?: string | Buffer | null;
+  value: string | Buffer | null;
+  /** A fixed partition; otherwise the client's partitioner chooses. */
+  partition?: number;
+}
+
+/** A record read from a partition: raw bytes, never decoded by the client. */
+export interface FetchedRecord {
+  partition: number;
+  offset: number;
+  /** The record timestamp in epoch milliseconds (producer create time by default). */
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/** A range of one partition to read: offsets `from` (inclusive) to `to` (exclusive). */
+export interface PartitionRange {
+  partition: number;
+  from: number;
+  to: number;
+}
+
+/** Options for {@link KafkaClient.fetchRanges}. */
+export interface FetchOptions {
+  /** Upper bound on one fetch response (bytes). Default 16 MiB. */
+  maxBytes?: number;
+  /** Upper bound per partition in one response (bytes). Default 4 MiB. */
+  maxBytesPerPartition?: number;
+}
+
+/** Which implementation to use. */
+export type KafkaClientKind = 'kafkajs' | 'platformatic';
+
+/**
+ * The Kafka operations winlake needs.
+ *
+ * @example
+ * const client = createKafkaClient('127.0.0.1:9092');
+ * const end = await client.endOffsets('winlogbeat');
+ * await client.fetchRanges('winlogbeat', [{ partition: 0, from: 0, to: end.get(0) ?? 0 }], (records) => { ... });
+ * await client.close();
+ */
+export interface KafkaClient {
+  readonly kind: KafkaClientKind;
+  /** Sends messages and resolves once the broker acknowledged them (acks 1 by default, -1 = all replicas). */
+  produce(topic: string, messages: readonly OutgoingMessage[], options?: { acks?: 0 | 1 | -1 }): Promise<void>;
+  /** The first available offset of every partition (after retention deleted older ones). */
+  startOffsets(topic: string): Promise<Map<number, number>>;
+  /** The next offset to be written (high watermark) of every partition. */
+  endOffsets(topic: string): Promise<Map<number, number>>;
+  /**
+   * Reads every record in the ranges, calling `onBatch` with records in offset order per partition.
+   * Resolves when each range reached its end. Records outside the ranges are never passed on.
+   */
+  fetchRanges(
+    topic: string,
+    ranges: readonly PartitionRange[],
+    onBatch: (records: FetchedRecord[]) => void | Promise<void>,
+    options?: FetchOptions,
+  ): Promise<void>;
+  /** Creates the topic; returns false when it already existed. */
+  createTopic(topic: string, options?: { partitions?: number; replicationFactor?: number }): Promise<boolean>;
+  /** Topic names with partition counts (internal topics excluded). */
+  topics(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+/** Options for {@link createKafkaClient}. */
+export interface KafkaClientOptions {
+  /** The implementation; default `platformatic` (measured faster, see test/bench/ingest-clients.ts). */
+  kind?: KafkaClientKind;
+  clientId?: string;
+  /** Request timeout. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/** The implementation used when none is named: the faster one in test/bench/ingest-clients.ts. */
+export const DEFAULT_CLIENT_KIND: KafkaClientKind = 'platformatic';
+
+/**
+ * Splits a bootstrap list ("h1:9092,h2:9092" or an array) into `host:port` strings.
+ * @example parseBrokers('127.0.0.1:9094') // ['127.0.0.1:9094']
+ */
+export function parseBrokers(brokers: string | readonly string[]): string[] {
+  const list = (typeof brokers === 'string' ? brokers.split(',') : [...brokers]).map((b) => b.trim()).filter(Boolean);
+  if (list.length === 0) throw new Error('no Kafka bootstrap servers given');
+  for (const b of list) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(b) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b)) {
+      throw new Error(`a Kafka bootstrap server must be host:port, got ${JSON.stringify(b)}`);
+    }
+  }
+  return list;
+}
+
+/**
+ * Creates a Kafka client of the given kind.
+ * @example const client = createKafkaClient('127.0.0.1:9092', { kind: 'kafkajs' });
+ */
+export function createKafkaClient(brokers: string | readonly string[], options: KafkaClientOptions = {}): KafkaClient {
+  const list = parseBrokers(brokers);
+  const kind = options.kind ?? DEFAULT_CLIENT_KIND;
+  const clientId = options.clientId ?? 'winlake';
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  // Both implementations are loaded lazily so that a notebook loads only the client it uses.
+  return new LazyClient(kind, async () => {
+    if (kind === 'kafkajs') return new (await import('./client-kafkajs.js')).KafkajsClient(list, clientId, timeoutMs);
+    if (kind === 'platformatic') return new (await import('./client-platformatic.js')).PlatformaticClient(list, clientId, timeoutMs);
+    throw new Error(`unknown Kafka client ${JSON.stringify(kind)}: use 'kafkajs' or 'platformatic'`);
+  });
+}
+
+/** Defers loading the implementation until the first call. */
+class LazyClient implements KafkaClient {
+  private impl: Promise<KafkaClient> | undefined;
+  constructor(
+    readonly kind: KafkaClientKind,
+    private readonly load: () => Promise<KafkaClient>,
+  ) {}
+  private get client(): Promise<KafkaClient> {
+    this.impl ??= this.load();
+    return this.impl;
+  }
+  async produce(topic: string, messages: readonly OutgoingMessage[], options?: { acks?: 0 | 1 | -1 }): Promise<void> {
+    return (await this.client).produce(topic, messages, options);
+  }
+  async startOffsets(topic: string): Promise<Map<number, number>> {
+    return (await this.client).startOffsets(topic);
+  }
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    return (await this.client).endOffsets(topic);
+  }
+  async fetchRanges(
+    topic: string,
+    ranges: readonly PartitionRange[],
+    onBatch: (records: FetchedRecord[]) => void | Promise<void>,
+    options?: FetchOptions,
+  ): Promise<void> {
+    return (await this.client).fetchRanges(topic, ranges, onBatch, options);
+  }
+  async createTopic(topic: string, options?: { partitions?: number; replicationFactor?: number }): Promise<boolean> {
+    return (await this.client).createTopic(topic, options);
+  }
+  async topics(): Promise<Record<string, number>> {
+    return (await this.client).topics();
+  }
+  async close(): Promise<void> {
+    if (this.impl) await (await this.impl).close();
+    this.impl = undefined;
+  }
+}
+
+/** The bytes of a message key or value. */
+export function toBuffer(v: string | Buffer): Buffer {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}

@@ -1,0 +1,246 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Frame } from '../frame/index.js';
+import { StreamCheckpoint, type PlannedBatch } from './checkpoint.js';
+import { offsetsAdvance, type Offsets } from './source.js';
+import type { StreamFrame } from './stream-frame.js';
+
+/** When micro-batches run: as fast as data comes (`processingTime: 0`), on an interval, or once over what is available now. */
+export type Trigger = { processingTime: number } | { availableNow: true };
+
+/** What the sink reports of a batch it wrote (e.g. the Delta version). */
+export type SinkInfo = Record<string, unknown>;
+
+/**
+ * Writes one micro-batch exactly once: `(queryId, batchId)` identifies the batch, and a sink that
+ * is asked twice for the same pair must write it once (Delta: a `txn` action in the same commit).
+ */
+export type BatchSink = (batch: Frame, batchId: number, queryId: string) => Promise<SinkInfo>;
+
+/** One micro-batch's progress, like Spark's `StreamingQueryProgress`. */
+export interface StreamProgress {
+  id: string;
+  runId: string;
+  name: string | null;
+  batchId: number;
+  timestamp: string;
+  numInputRows: number;
+  inputRowsPerSecond: number;
+  processedRowsPerSecond: number;
+  durationMs: { read: number; write: number; total: number };
+  startOffsets: Offsets;
+  endOffsets: Offsets;
+  latestOffsets: Offsets;
+  /** How far the query is behind the source after this batch, per partition. */
+  lag: Record<string, number>;
+  sink: SinkInfo;
+  /** True when this batch redid a range planned by an earlier run that had not finished it. */
+  recovered: boolean;
+}
+
+export interface StreamingQueryOptions {
+  /** The checkpoint folder (offsets and commits of this query). */
+  checkpointLocation: string;
+  queryName?: string;
+  /** Default `{ processingTime: 0 }`: continuous micro-batches. */
+  trigger?: Trigger;
+  /** How long to wait when no data is available. Default 250 ms. */
+  pollIntervalMs?: number;
+  /** Called after each batch (e.g. to display progress). */
+  onProgress?: (progress: StreamProgress) => void;
+}
+
+/** The query's state, like Spark's `StreamingQueryStatus`. */
+export interface StreamStatus {
+  message: string;
+  isDataAvailable: boolean;
+  isTriggerActive: boolean;
+}
+
+/**
+ * A running streaming query: micro-batches from a source, through the stream's steps, into a sink,
+ * with offsets checkpointed so that a restart resumes where the last commit ended — and redoes,
+ * exactly, a batch that was planned but not finished.
+ *
+ * @example
+ * const q = StreamingQuery.start(stream, sink, { checkpointLocation: 'lakehouse/_checkpoints/bronze/q' });
+ * await q.processAllAvailable();
+ * console.log(q.lastProgress);
+ * await q.stop();
+ */
+export class StreamingQuery {
+  readonly id: string;
+  readonly runId = randomUUID();
+  readonly name: string | null;
+  readonly recentProgress: StreamProgress[] = [];
+  private state: StreamStatus = { message: 'Initializing', isDataAvailable: false, isTriggerActive: false };
+  private stopping = false;
+  private wake: AbortController = new AbortController();
+  private position: Offsets | undefined;
+  private failure: unknown;
+  private readonly done: Promise<void>;
+  private readonly checkpoint: StreamCheckpoint;
+
+  private constructor(
+    private readonly stream: StreamFrame,
+    private readonly sink: BatchSink,
+    private readonly options: StreamingQueryOptions,
+  ) {
+    this.checkpoint = StreamCheckpoint.open(options.checkpointLocation, options.queryName);
+    this.id = this.checkpoint.queryId;
+    this.name = options.queryName ?? null;
+    this.done = this.run().catch((err: unknown) => {
+      this.failure = err;
+      this.state = { message: `Terminated with error: ${(err as Error).message}`, isDataAvailable: false, isTriggerActive: false };
+    });
+  }
+
+  /** Starts the query; it runs in the background until stopped (or, for availableNow, until caught up). */
+  static start(stream: StreamFrame, sink: BatchSink, options: StreamingQueryOptions): StreamingQuery {
+    return new StreamingQuery(stream, sink, options);
+  }
+
+  get status(): StreamStatus {
+    return { ...this.state };
+  }
+
+  get lastProgress(): StreamProgress | undefined {
+    return this.recentProgress.at(-1);
+  }
+
+  /** The error that stopped the query, if any. */
+  get exception(): unknown {
+    return this.failure;
+  }
+
+  get isActive(): boolean {
+    return !this.state.message.startsWith('Terminated') && !this.state.message.startsWith('Stopped');
+  }
+
+  /** Stops after the batch in flight, if any, is committed. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake.abort();
+    await this.done;
+    await this.stream.source.close();
+  }
+
+  /**
+   * Waits until the query ends (stop, availableNow caught up, or error; an error is thrown).
+   * With a timeout, resolves false if it is still running then.
+   */
+  async awaitTermination(timeoutMs?: number): Promise<boolean> {
+    const finished = this.done.then(() => true);
+    const result = timeoutMs === undefined ? await finished : await Promise.race([finished, sleep(timeoutMs).then(() => false)]);
+    if (this.failure) throw this.failure;
+    return result;
+  }
+
+  /** Waits until everything available in the source at call time has been committed. */
+  async processAllAvailable(): Promise<void> {
+    const target = await this.stream.source.latestOffsets();
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.position && !offsetsAdvance(this.position, target)) return;
+      if (!this.isActive) throw new Error('the query stopped before it processed all available data');
+      this.wake.abort();
+      await Promise.race([this.done, sleep(50)]);
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { source } = this.stream;
+    const trigger = this.options.trigger ?? { processingTime: 0 };
+    const poll = this.options.pollIntervalMs ?? 250;
+    const planned = this.checkpoint.lastPlanned();
+    let nextBatchId = 0;
+    if (planned) {
+      if (planned.batchId > this.checkpoint.lastCommitted()) await this.runBatch(planned, true);
+      this.position = planned.end;
+      nextBatchId = planned.batchId + 1;
+    } else {
+      this.position = await source.initialOffsets();
+    }
+    const stopAt = 'availableNow' in trigger ? await source.latestOffsets() : undefined;
+    while (!this.stopping) {
+      const latest = await source.latestOffsets();
+      const bound = stopAt ? minOffsets(latest, stopAt) : latest;
+      if (!offsetsAdvance(this.position, bound)) {
+        if (stopAt) break;
+        this.state = { message: 'Waiting for data to arrive', isDataAvailable: false, isTriggerActive: false };
+        await this.idle(poll);
+        continue;
+      }
+      const started = Date.now();
+      const batch: PlannedBatch = {
+        batchId: nextBatchId,
+        start: this.position,
+        end: source.planBatch(this.position, bound),
+        plannedAt: started,
+      };
+      this.checkpoint.plan(batch);
+      await this.runBatch(batch, false, latest);
+      this.position = batch.end;
+      nextBatchId++;
+      if ('processingTime' in trigger && trigger.processingTime > 0) {
+        await this.idle(Math.max(0, trigger.processingTime - (Date.now() - started)));
+      }
+    }
+    this.state = { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
+  }
+
+  private async runBatch(batch: PlannedBatch, recovered: boolean, latest?: Offsets): Promise<void> {
+    const { source } = this.stream;
+    this.state = { message: `Processing batch ${batch.batchId}`, isDataAvailable: true, isTriggerActive: true };
+    const t0 = Date.now();
+    const data = await source.readBatch(this.stream.session, batch.start, batch.end);
+    const t1 = Date.now();
+    let sinkInfo: SinkInfo;
+    try {
+      const out = await this.stream.transform(data.frame);
+      sinkInfo = await this.sink(out, batch.batchId, this.id);
+    } finally {
+      await data.release();
+    }
+    const t2 = Date.now();
+    this.checkpoint.commit(batch.batchId, { sink: sinkInfo, committedAt: t2 });
+    const latestNow = latest ?? (await source.latestOffsets());
+    const seconds = Math.max((t2 - t0) / 1000, 1e-3);
+    const progress: StreamProgress = {
+      id: this.id,
+      runId: this.runId,
+      name: this.name,
+      batchId: batch.batchId,
+      timestamp: new Date(t0).toISOString(),
+      numInputRows: data.numRows,
+      inputRowsPerSecond: data.numRows / seconds,
+      processedRowsPerSecond: data.numRows / seconds,
+      durationMs: { read: t1 - t0, write: t2 - t1, total: t2 - t0 },
+      startOffsets: batch.start,
+      endOffsets: batch.end,
+      latestOffsets: latestNow,
+      lag: source.lag(batch.end, latestNow),
+      sink: sinkInfo,
+      recovered,
+    };
+    this.recentProgress.push(progress);
+    if (this.recentProgress.length > 100) this.recentProgress.shift();
+    this.options.onProgress?.(progress);
+  }
+
+  private async idle(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopping) return;
+    this.wake = new AbortController();
+    try {
+      await sleep(ms, undefined, { signal: this.wake.signal });
+    } catch {
+      // woken early by stop() or processAllAvailable()
+    }
+  }
+}
+
+function minOffsets(a: Offsets, b: Offsets): Offsets {
+  const out: Offsets = {};
+  for (const k of Object.keys(a)) out[k] = Math.min(a[k] ?? 0, b[k] ?? a[k] ?? 0);
+  return out;
+}
