@@ -115,8 +115,15 @@ describe('cimDataframe', () => {
     assert.match(String(types._event_date), /DATE/i);
   });
 
-  it('is the Process pack, verbatim', () => {
-    assert.deepEqual(loadPack('Process').transforms, PROCESS_TRANSFORMS);
+  it('is the Process pack, but for process_name (derived from Image when ProcessName is absent)', () => {
+    const pack = loadPack('Process').transforms;
+    const derived = pack.filter((t) => 'new' in t && t.new[0] === 'process_name');
+    assert.equal(derived.length, 1);
+    const rest = pack.filter((t) => !derived.includes(t));
+    const staged = PROCESS_TRANSFORMS.map((t) =>
+      'rename' in t && t.rename[1] === 'process_name' ? { rename: [t.rename[0], 'process_name_raw'] } : t,
+    );
+    assert.deepEqual(rest, staged);
   });
 
   it('evaluates EXPR after renames and literals, in list order, and may use raw columns no rename consumed', async () => {

@@ -180,10 +180,39 @@ describe('applyPack on a synthetic flattened batch', () => {
     }
   });
 
-  it('makes absent raw fields NULL', async () => {
+  it('makes absent raw fields NULL, and derives Process process_name from Image when ProcessName is absent', async () => {
     const rows = await (await applyPack(flat, 'Process')).toRows();
     assert.equal(rows.length, 3);
-    for (const row of rows) assert.equal(row.process_name, null);
+    for (const row of rows) {
+      assert.equal(row.process_name_raw, null);
+      assert.equal(row.process_name, `Image@${String(row.event_id)}`);
+    }
+  });
+
+  it('Process process_name: ProcessName when present, else the file name of Image (either slash)', async () => {
+    const batch = Frame.fromSql(
+      session,
+      `SELECT * FROM (VALUES
+        ('1', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', NULL),
+        ('5', '/usr/bin/pwsh', NULL),
+        ('18', 'C:\\Windows\\PSEXESVC.exe', 'psexesvc'),
+        ('1', NULL, NULL),
+        ('1', 'C:\\dir\\', NULL)
+      ) AS t(id, image, pname)`,
+    ).selectExpr(
+      "'Microsoft-Windows-Sysmon/Operational' AS _sourcetype",
+      'NULL::TIMESTAMPTZ AS _event_time',
+      'NULL::DATE AS _event_date',
+      'NULL::VARCHAR AS dvc_hostname',
+      'id AS "winlog:event_id"',
+      'image AS "winlog:event_data:Image"',
+      'pname AS "winlog:event_data:ProcessName"',
+    );
+    const rows = await (await applyPack(batch, 'Process')).toRows();
+    assert.deepEqual(
+      rows.map((r) => r.process_name),
+      ['powershell.exe', 'pwsh', 'psexesvc', null, null],
+    );
   });
 
   it('fills an event-dependent column from the right raw field per event (Logon user_name)', async () => {

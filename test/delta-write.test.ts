@@ -25,7 +25,7 @@ function actionsOf(t: string, v: number): Action[] {
     .split('\n')
     .map((l) => JSON.parse(l) as Action);
 }
-const adds = (actions: Action[]): AddAction[] => actions.filter((a) => 'add' in a).map((a) => a.add as AddAction);
+const adds = (actions: Action[]): AddAction[] => actions.flatMap((a) => ('add' in a ? [a.add as AddAction] : []));
 const commitInfo = (actions: Action[]): CommitInfoAction => (actions.find((a) => 'commitInfo' in a) as { commitInfo: CommitInfoAction }).commitInfo;
 
 test('create then append: protocol, metadata, commitInfo and rows', async () => {

@@ -3,7 +3,7 @@
  * notebook tests. The notebook in git is never written: the executed copy goes to a temp folder.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { VENV_JUPYTER_DATA, VENV_PYTHON } from '../kernel-lib/src/cli/lab.js';
@@ -19,9 +19,10 @@ export interface CellOutput {
   traceback?: string[];
 }
 
-/** An executed notebook: its code cells' sources and outputs, where the executed copy is, and how long it took. */
+/** An executed notebook: its code cells' sources and outputs, and how long it took. */
 export interface ExecutedNotebook {
-  executedPath: string;
+  /** The executed copy, when `keepExecuted` was asked for (failed runs always keep it). */
+  executedPath?: string;
   durationMs: number;
   cells: { source: string; outputs: CellOutput[] }[];
 }
@@ -33,8 +34,9 @@ export class NotebookCellError extends Error {
     readonly cellIndex: number,
     readonly source: string,
     readonly output: string,
+    readonly executedPath: string,
   ) {
-    super(`${path.basename(notebook)}: cell ${cellIndex} failed\n--- source ---\n${source}\n--- error ---\n${output}`);
+    super(`${path.basename(notebook)}: cell ${cellIndex} failed\n--- source ---\n${source}\n--- error ---\n${output}\n--- executed copy: ${executedPath} ---`);
     this.name = 'NotebookCellError';
   }
 }
@@ -73,10 +75,11 @@ json.dump({'failure': failure, 'seconds': time.time() - started}, sys.stdout)
  */
 export async function executeNotebook(
   notebookPath: string,
-  options: { timeoutSec?: number; env?: NodeJS.ProcessEnv } = {},
+  options: { timeoutSec?: number; env?: NodeJS.ProcessEnv; keepExecuted?: boolean } = {},
 ): Promise<ExecutedNotebook> {
   const source = path.resolve(notebookPath);
-  const executedPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'winlake-nb-')), path.basename(source));
+  const tempFolder = mkdtempSync(path.join(os.tmpdir(), 'winlake-nb-'));
+  const executedPath = path.join(tempFolder, path.basename(source));
   const timeoutSec = options.timeoutSec ?? 120;
   const env = {
     ...process.env,
@@ -100,10 +103,11 @@ export async function executeNotebook(
       .filter((o) => o.output_type === 'error' || o.name === 'stderr')
       .map(outputText)
       .join('\n');
-    throw new NotebookCellError(notebookPath, report.failure.cell, cell ? joinText(cell.source) : '?', cellOutput || report.failure.message);
+    throw new NotebookCellError(notebookPath, report.failure.cell, cell ? joinText(cell.source) : '?', cellOutput || report.failure.message, executedPath);
   }
+  if (!options.keepExecuted) rmSync(tempFolder, { recursive: true, force: true });
   return {
-    executedPath,
+    ...(options.keepExecuted ? { executedPath } : {}),
     durationMs: Date.now() - started,
     cells: nb.cells.filter((c) => c.cell_type === 'code').map((c) => ({ source: joinText(c.source), outputs: c.outputs ?? [] })),
   };

@@ -1,6 +1,7 @@
 /**
  * Generates the shipped mapping packs (kernel-lib/packs/*.json) from OSSEM-DD. The Process pack
- * is the reference notebook's list, verbatim; the others come from each event's OSSEM dictionary.
+ * is the reference notebook's list with process_name derived (see PROCESS_PACK_TRANSFORMS); the
+ * others come from each event's OSSEM dictionary.
  *
  * Regenerate after changing a spec:
  *   node --import tsx kernel-lib/src/cim/generate-packs.ts ../shared/data/ossem kernel-lib/packs
@@ -74,6 +75,28 @@ export const REFERENCE_PROCESS_TRANSFORMS: Transform[] = [
   ).map(([source, target]): Transform => ({ rename: [source, target] })),
 ];
 
+/**
+ * The raw field the reference maps to process_name (`ProcessName`) is not in Sysmon 1/5/18, so on
+ * Sysmon data the reference's z-order key is always NULL. The shipped pack carries it in a staging
+ * column and fills process_name with it, else with the file name of Image (`powershell.exe`).
+ * The pattern is built with chr(92) (a backslash) so that the EXPR means the same in DuckDB and in
+ * Spark SQL, whose string literals treat backslashes differently.
+ */
+export const PROCESS_NAME_STAGING = 'process_name_raw';
+export const PROCESS_NAME_EXPR = `EXPR=coalesce(${PROCESS_NAME_STAGING}, nullif(regexp_extract(process_file_path, concat('[^/', chr(92), chr(92), ']+$'), 0), ''))`;
+
+/**
+ * The Process pack's list: the reference list with one change — ProcessName goes to a staging
+ * column and process_name is derived (see {@link PROCESS_NAME_EXPR}).
+ */
+export const PROCESS_PACK_TRANSFORMS: Transform[] = [
+  REFERENCE_PROCESS_TRANSFORMS[0]!,
+  { new: ['process_name', PROCESS_NAME_EXPR] },
+  ...REFERENCE_PROCESS_TRANSFORMS.slice(1).map(
+    (t): Transform => ('rename' in t && t.rename[1] === 'process_name' ? { rename: [t.rename[0], PROCESS_NAME_STAGING] } : t),
+  ),
+];
+
 const REFERENCE_PROCESS_EXTENSIONS: PackExtension[] = [
   ...Object.entries(ENVELOPE_REASONS).map(([column, reason]) => ({ column, reason })),
   { column: 'event_message_result', reason: "reference notebook literal 'success'" },
@@ -83,7 +106,11 @@ const REFERENCE_PROCESS_EXTENSIONS: PackExtension[] = [
   {
     column: 'process_name',
     reason:
-      'reference notebook name (raw ProcessName); Sysmon 1/5/18 carry no ProcessName field, so it stays NULL on Sysmon data although the reference z-orders by it',
+      "reference notebook name: raw ProcessName when present, else the file name of Image (Sysmon 1/5/18 carry no ProcessName, and the reference z-orders by process_name)",
+  },
+  {
+    column: PROCESS_NAME_STAGING,
+    reason: 'carries raw ProcessName (the reference source of process_name) so that process_name can fall back to the file name of Image',
   },
   { column: 'file_hashes', reason: 'OSSEM-DD leaves the standard name of Sysmon Hashes TBD; reference notebook name' },
 ];
@@ -291,14 +318,14 @@ function buildProcessPack(ossemDir: string): MappingPack {
   return {
     table: 'Process',
     description:
-      "Sysmon process events: create (1), terminate (5), pipe connected (18). The reference notebook's mapping, verbatim; its names are OSSEM-DD's except those listed in extensions (and 5's User is OSSEM's actor_user_name, mapped to user_name here as in the reference).",
+      "Sysmon process events: create (1), terminate (5), pipe connected (18). The reference notebook's mapping, verbatim but for process_name, which falls back to the file name of Image since Sysmon has no ProcessName; its names are OSSEM-DD's except those listed in extensions (and 5's User is OSSEM's actor_user_name, mapped to user_name here as in the reference).",
     sources: [{ sourcetype: SYSMON, eventIds: ['1', '5', '18'] }],
     partitions: ['_event_date'],
     bloom: ['user_name'],
     zorder: ['process_name', 'event_id'],
     ossem: ['1', '5', '18'].map((id) => ({ dictionary: ossemDictionaryFor(ossemDir, SYSMON, id)!, eventId: id })),
     extensions: REFERENCE_PROCESS_EXTENSIONS,
-    transforms: REFERENCE_PROCESS_TRANSFORMS,
+    transforms: PROCESS_PACK_TRANSFORMS,
   };
 }
 

@@ -175,7 +175,10 @@ export async function labCommand(args: string[]): Promise<number> {
     });
     if (build.status !== 0) console.warn('winlake lab: the build reported errors; notebooks use what it emitted');
   }
-  const jupyterArgs = ['-m', 'jupyter', 'lab', '--no-browser', '--ip', '127.0.0.1', '--port', String(port), `--ServerApp.root_dir=${notebooksDir}`, ...passThrough];
+  const jupyterArgs = ['-m', 'jupyter', 'lab', '--no-browser', '--ip', '127.0.0.1', '--port', String(port), `--ServerApp.root_dir=${notebooksDir}`];
+  // Containers and CI machines often run as root, which Jupyter refuses without this flag.
+  if (process.getuid?.() === 0) jupyterArgs.push('--allow-root');
+  jupyterArgs.push(...passThrough);
   const child = spawn(kernel.python, jupyterArgs, { cwd: notebooksDir, env: kernel.env, stdio: ['inherit', 'inherit', 'pipe'] });
   let announced = false;
   child.stderr.setEncoding('utf8');
@@ -187,13 +190,16 @@ export async function labCommand(args: string[]): Promise<number> {
       console.log(`\nwinlake lab: JupyterLab is running — open ${url}\n(kernel "TypeScript (tslab)"; Ctrl-C stops it)\n`);
     }
   });
-  const stop = (): void => void child.kill('SIGINT');
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // Ctrl-C reaches Jupyter directly too (same process group); a forwarded second SIGINT confirms its
+  // shutdown prompt, so one Ctrl-C stops it. SIGTERM is passed on as is.
+  const onInt = (): void => void child.kill('SIGINT');
+  const onTerm = (): void => void child.kill('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   return new Promise<number>((resolve) => {
     child.on('exit', (code, signal) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
       resolve(code ?? (signal ? 130 : 1));
     });
   });

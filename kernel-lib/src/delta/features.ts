@@ -9,9 +9,11 @@ import { primitiveTypesIn, type StructType } from './schema/from-spark.js';
 export const MAX_READER_VERSION = 3;
 
 /**
- * Reader features this reader handles. deletionVectors are decoded (roaring bitmaps) and applied
- * as row filters; columnMapping reads physical names; typeWidening casts to the table type;
- * v2Checkpoint reads JSON/Parquet checkpoints with sidecars; the rest need nothing from a reader.
+ * Reader features this reader handles: columnMapping (physical names; `id` mode also reads by the
+ * physical names Delta writers put in Parquet), timestampNtz, typeWidening (every column is cast
+ * to the table type), v2Checkpoint (JSON/Parquet checkpoints with sidecars), vacuumProtocolCheck
+ * (nothing to do for a reader). deletionVectors are NOT handled: such tables are refused by name
+ * rather than returning deleted rows.
  */
 export const SUPPORTED_READER_FEATURES: ReadonlySet<string> = new Set([
   'columnMapping',

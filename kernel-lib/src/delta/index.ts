@@ -10,3 +10,7 @@ export * from './stats.js';
 export * from './commit.js';
 export * from './checkpoint.js';
 export * from './write.js';
+export * from './skipping.js';
+export * from './features.js';
+export * from './schema/from-spark.js';
+export * from './partition-values.js';

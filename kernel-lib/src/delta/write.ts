@@ -285,12 +285,14 @@ async function writeDataFiles(
   opts: WriteOptions,
 ): Promise<WrittenFiles> {
   const tableFields = new Map(plan.schema.fields.map((f) => [f.name.toLowerCase(), f]));
+  const dataFields = new Map(data.fields.map((f) => [f.name.toLowerCase(), f]));
   const partitionLower = new Set(plan.partitionColumns.map((c) => c.toLowerCase()));
   const select: string[] = [];
   const fileFields: StructField[] = [];
-  for (const f of data.fields) {
-    if (partitionLower.has(f.name.toLowerCase())) continue;
-    const table = tableFields.get(f.name.toLowerCase())!;
+  // Columns in table order (so the first N indexed columns are the table's), those the data has.
+  for (const table of plan.schema.fields) {
+    const f = dataFields.get(table.name.toLowerCase());
+    if (!f || partitionLower.has(table.name.toLowerCase())) continue;
     // Cast to the table's type: TIMESTAMP → TIMESTAMPTZ, narrower numbers up, structs to the full table struct.
     select.push(`CAST(${quoteIdent(f.name)} AS ${duckdbType(table.type)}) AS ${quoteIdent(table.name)}`);
     fileFields.push(table);

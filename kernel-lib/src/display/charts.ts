@@ -141,7 +141,10 @@ export async function chartTopValues(df: Frame, column: string, options: TopValu
   });
 }
 
-/** Throws an Error naming the columns a Frame lacks. */
+/**
+ * Throws an Error naming the columns a Frame lacks (and listing those it has).
+ * @example await requireColumns(df, ['process_guid', 'process_parent_guid']);
+ */
 export async function requireColumns(df: Frame, wanted: readonly string[]): Promise<void> {
   const present = await df.columns();
   const missing = wanted.filter((c) => !present.includes(c));

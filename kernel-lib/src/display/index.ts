@@ -21,7 +21,6 @@ export {
   htmlToText,
   progressDisplay,
   progressLine,
-  type Displayable,
   type StreamProgress,
   type ProgressDisplay,
   type ProgressDisplayOptions,

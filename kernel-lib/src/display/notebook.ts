@@ -70,19 +70,17 @@ export function html(markup: string): Html {
   return new Html(markup);
 }
 
-/** What {@link display} accepts. */
-export type Displayable = Frame | readonly SchemaField[] | Html | string | unknown;
-
 /**
- * Shows a value: in a tslab notebook as HTML (a Frame as a table, a schema as a tree, an SVG
- * chart or HTML string as itself), elsewhere as text on stdout.
+ * Shows a value: in a tslab notebook as HTML (a Frame as a table, a `SchemaField[]` as a tree, an
+ * SVG chart, {@link Html} or a string starting with `<` as itself, other strings and values as
+ * preformatted text), elsewhere as text on stdout.
  *
  * @example
  * await display(df);                              // table of the first 20 rows + row count
  * await display(await df.schema());               // collapsible schema tree
  * await display(await chartTopValues(df, 'process_name'));
  */
-export async function display(value: Displayable, options: TableOptions = {}): Promise<void> {
+export async function display(value: unknown, options: TableOptions = {}): Promise<void> {
   if (value instanceof Frame) {
     if (inNotebook() && showHtml(await frameToHtml(value, options))) return;
     console.log(await frameToText(value, options));
@@ -154,7 +152,9 @@ export function htmlToText(markup: string): string {
     if (tag === 'ul' || tag === 'ol') {
       flush();
       depth += closing ? -1 : 1;
-    } else if (['li', 'tr', 'div', 'p', 'br', 'summary', 'h1', 'h2', 'h3', 'h4', 'pre'].includes(tag)) {
+    } else if (tag === 'br') {
+      line += ' ';
+    } else if (['li', 'tr', 'div', 'p', 'summary', 'h1', 'h2', 'h3', 'h4', 'pre'].includes(tag)) {
       flush();
     } else if ((tag === 'td' || tag === 'th') && closing) {
       line += ' | ';

@@ -1,5 +1,6 @@
+import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 import { quoteIdent, quoteString } from '../engine/quote.js';
-import type { Frame, SchemaField } from '../frame/index.js';
+import type { Frame } from '../frame/index.js';
 import { messageFieldsSql, messageKeysSql, messageLinesSql } from './message.js';
 
 /** The separator between the parts of a flattened column's path. */
@@ -36,12 +37,12 @@ interface Expandable {
  * await flat.select('winlog:event_id', 'winlog:event_data:Image', 'message_fields').show();
  */
 export async function flattenWinlogbeat(df: Frame): Promise<Frame> {
-  const schema = await df.schema();
+  const schema = await typedSchema(df);
   const outputs: (Output | Expandable)[] = [];
   const expandables: Expandable[] = [];
   let splitMessage = false;
 
-  const walk = (field: SchemaField, sql: string, path: string[]): void => {
+  const walk = (field: Field, sql: string, path: string[]): void => {
     if (field.kind === 'struct') {
       for (const child of field.children) walk(child, `struct_extract(${sql}, ${quoteString(child.name)})`, [...path, child.name]);
       return;
@@ -95,6 +96,34 @@ export async function flattenWinlogbeat(df: Frame): Promise<Frame> {
     .selectExpr(...list);
 }
 
+/** A column's type tree; unlike Frame.schema() it keeps the JSON alias, which decides expansion. */
+interface Field {
+  name: string;
+  type: string;
+  kind: 'scalar' | 'struct' | 'list' | 'map';
+  children: Field[];
+}
+
+async function typedSchema(df: Frame): Promise<Field[]> {
+  const result = await df.session.run(`SELECT * FROM (${await df.toSql()}) LIMIT 0`);
+  const types = result.columnTypes();
+  return result.columnNames().map((n, i) => fieldOf(n, types[i]!));
+}
+
+function fieldOf(name: string, type: DuckDBType): Field {
+  switch (type.typeId) {
+    case DuckDBTypeId.STRUCT:
+      return { name, type: type.toString(), kind: 'struct', children: type.entryNames.map((n, i) => fieldOf(n, type.entryTypes[i]!)) };
+    case DuckDBTypeId.LIST:
+    case DuckDBTypeId.ARRAY:
+      return { name, type: type.toString(), kind: 'list', children: [] };
+    case DuckDBTypeId.MAP:
+      return { name, type: type.toString(), kind: 'map', children: [] };
+    default:
+      return { name, type: type.alias ?? type.toString(), kind: 'scalar', children: [] };
+  }
+}
+
 function keyAccessSql(e: Expandable, key: string): string {
   if (e.kind === 'map') return `map_extract_value(${e.sql}, ${quoteString(key)})`;
   // A JSON pointer names any key exactly: '~' and '/' are its only escapes.
@@ -118,8 +147,8 @@ async function distinctKeys(df: Frame, expandables: readonly Expandable[]): Prom
   });
   const src = await df.toSql();
   const sql =
-    `SELECT x.i AS i, x.k AS k, count(*) AS n FROM (SELECT unnest(${lists.join(' || ')}) AS x FROM (${src}) AS t) ` +
-    `WHERE x.k IS NOT NULL GROUP BY ALL ORDER BY i, lower(x.k), n DESC, k`;
+    `SELECT i, k, count(*) AS n FROM (SELECT x.i AS i, x.k AS k FROM (SELECT unnest(${lists.join(' || ')}) AS x FROM (${src}) AS t)) ` +
+    `WHERE k IS NOT NULL GROUP BY i, k ORDER BY i, lower(k), n DESC, k`;
   const rows = await df.session.rows<{ i: number; k: string; n: bigint }>(sql);
   const groups = new Map<string, { i: number; variants: { k: string; n: bigint }[] }>();
   for (const r of rows) {

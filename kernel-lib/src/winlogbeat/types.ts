@@ -23,7 +23,8 @@ export interface WinlogbeatAgent {
   id?: string;
   ephemeral_id?: string;
   type: 'winlogbeat';
-  version: string;
+  /** Absent on documents converted from layouts that do not say which shipper wrote them. */
+  version?: string;
 }
 
 /** ECS `event.*` as winlogbeat fills it. */

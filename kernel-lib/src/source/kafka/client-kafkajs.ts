@@ -17,7 +17,9 @@ export class KafkajsClient implements KafkaClient {
     this.kafka = new Kafka({
       clientId,
       brokers,
-      logLevel: logLevel.ERROR,
+      // kafkajs logs expected conditions (topic exists, coordinator loading) as errors; real
+      // failures reach the caller as rejected promises instead.
+      logLevel: logLevel.NOTHING,
       requestTimeout: timeoutMs,
       connectionTimeout: Math.min(timeoutMs, 10_000),
       retry: { retries: 5 },

@@ -1,0 +1,241 @@
+/**
+ * VACUUM for Delta tables: deletes data files no version within the retention window needs —
+ * files removed (by OPTIMIZE, overwrite, delete) longer ago than the retention, and untracked
+ * orphans (crashed or lost writes) older than the retention. Never touches `_delta_log`, the files
+ * of the current version, files removed within the retention window, or recent untracked files
+ * (a concurrent writer's uncommitted output).
+ */
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Session } from '../engine/session.js';
+import { DELTA_LOG_DIR, type CommitInfoAction, type RemoveAction } from './actions.js';
+import { ConcurrentModificationError, commitActions } from './commit.js';
+import { dataFilePath, latestVersion, listLog, mapLimit, readCommit } from './log.js';
+import { loadSnapshot, type Snapshot } from './snapshot.js';
+
+const HOUR_MS = 3_600_000;
+/** Delta's default `delta.deletedFileRetentionDuration`: 7 days. */
+export const DEFAULT_RETENTION_HOURS = 168;
+
+/** Options of {@link vacuum}. */
+export interface VacuumOptions {
+  /** Keep files needed by versions of the last N hours (default: the table's `delta.deletedFileRetentionDuration`, else 168). */
+  retentionHours?: number;
+  /** List what would be deleted, delete nothing, commit nothing. */
+  dryRun?: boolean;
+  /** The current time (default: now); tests move it forward instead of waiting a week. */
+  now?: Date | number;
+  /** Allow a retention shorter than the table's (Delta's retentionDurationCheck): time travel and concurrent readers may break. */
+  force?: boolean;
+  /** DuckDB session for Parquet checkpoints (default: the notebook session, only if needed). */
+  session?: Session;
+}
+
+/** What a vacuum deleted (or would delete). */
+export interface VacuumResult {
+  dryRun: boolean;
+  /** Paths relative to the table root, with `/`, sorted. */
+  files: string[];
+  bytes: number;
+  retentionHours: number;
+  /** Versions of the VACUUM START and VACUUM END commits (absent for dry runs and no-op vacuums). */
+  startVersion?: number;
+  endVersion?: number;
+}
+
+/**
+ * Deletes files no longer needed by any version within the retention window.
+ *
+ * @example
+ * const preview = await vacuum('/lake/silver/Process', { dryRun: true });
+ * console.log(preview.files);
+ * await vacuum('/lake/silver/Process'); // 168 hours, like Delta
+ */
+export async function vacuum(tablePathIn: string, opts: VacuumOptions = {}): Promise<VacuumResult> {
+  const tablePath = path.resolve(tablePathIn);
+  const snapshot = await loadSnapshot(tablePath, opts.session ? { session: opts.session } : {});
+  const tableRetention = configuredRetentionHours(snapshot);
+  const retentionHours = opts.retentionHours ?? tableRetention;
+  if (!Number.isFinite(retentionHours) || retentionHours < 0) throw new Error(`retentionHours must be a non-negative number, got ${String(retentionHours)}`);
+  if (retentionHours < tableRetention && !opts.force) {
+    throw new Error(
+      `refusing to vacuum ${tablePath} with a retention of ${retentionHours} hours: the table keeps ${tableRetention} hours ` +
+        `(delta.deletedFileRetentionDuration). Files still needed by readers of recent versions, or by writers that have not committed yet, ` +
+        `could be deleted. Pass { force: true } if you are sure (Delta: retentionDurationCheck.enabled=false)`,
+    );
+  }
+  const now = opts.now === undefined ? Date.now() : opts.now instanceof Date ? opts.now.getTime() : opts.now;
+  const cutoff = now - retentionHours * HOUR_MS;
+
+  const keep = await filesToKeep(snapshot, cutoff);
+  const candidates = await listTableFiles(tablePath, new Set(snapshot.metadata.partitionColumns));
+  const doomed: { abs: string; rel: string; size: number }[] = [];
+  for (const f of candidates) {
+    if (f.mtimeMs >= cutoff) continue; // recent: maybe an uncommitted write in progress
+    const owner = f.sidecarOf ?? f.abs;
+    if (keep.has(owner)) continue;
+    doomed.push({ abs: f.abs, rel: f.rel, size: f.size });
+  }
+  doomed.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  const bytes = doomed.reduce((s, f) => s + f.size, 0);
+  const result: VacuumResult = { dryRun: opts.dryRun ?? false, files: doomed.map((f) => f.rel), bytes, retentionHours };
+  if (opts.dryRun || doomed.length === 0) return result;
+
+  result.startVersion = await commitInfoOnly(tablePath, 'VACUUM START', {
+    operationParameters: {
+      retentionCheckEnabled: !opts.force,
+      specifiedRetentionMillis: retentionHours * HOUR_MS,
+      defaultRetentionMillis: tableRetention * HOUR_MS,
+    },
+    operationMetrics: { numFilesToDelete: doomed.length, sizeOfDataToDelete: bytes },
+  });
+  let deleted = 0;
+  await mapLimit(doomed, 16, async (f) => {
+    try {
+      await unlink(f.abs);
+      deleted++;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  });
+  result.endVersion = await commitInfoOnly(tablePath, 'VACUUM END', {
+    operationParameters: { status: 'COMPLETED' },
+    operationMetrics: { numDeletedFiles: deleted, numVacuumedDirectories: 0 },
+  });
+  return result;
+}
+
+/** `delta.deletedFileRetentionDuration` in hours ('interval 7 days', '168 hours', ...), else 168. */
+export function configuredRetentionHours(snapshot: Snapshot): number {
+  const raw = snapshot.metadata.configuration['delta.deletedFileRetentionDuration'];
+  if (raw === undefined) return DEFAULT_RETENTION_HOURS;
+  const m = /^\s*(?:interval\s+)?(\d+(?:\.\d+)?)\s*(week|day|hour|minute|second|millisecond)s?\s*$/i.exec(raw);
+  if (!m) throw new Error(`delta.deletedFileRetentionDuration is not an interval: ${JSON.stringify(raw)}`);
+  const perUnit: Record<string, number> = { week: 168, day: 24, hour: 1, minute: 1 / 60, second: 1 / 3600, millisecond: 1 / 3_600_000 };
+  return Number(m[1]) * perUnit[m[2]!.toLowerCase()]!;
+}
+
+/**
+ * Absolute paths of the data files some version within the window may read: the current files,
+ * plus every file removed at or after the cutoff (by its deletionTimestamp or its commit's time).
+ */
+async function filesToKeep(snapshot: Snapshot, cutoff: number): Promise<Set<string>> {
+  const keep = new Set<string>();
+  const abs = (p: string): string | undefined => {
+    try {
+      return dataFilePath(snapshot.tablePath, p);
+    } catch {
+      return undefined; // a remote URI: not in this folder anyway
+    }
+  };
+  for (const f of snapshot.files) {
+    const a = abs(f.path);
+    if (a) keep.add(a);
+  }
+  const listing = await listLog(snapshot.tablePath);
+  const commits = await mapLimit(listing.commits, 32, (v) => readCommit(snapshot.tablePath, v));
+  for (const actions of commits) {
+    const info = actions.find((a): a is { commitInfo: CommitInfoAction } => 'commitInfo' in a)?.commitInfo;
+    const committed = typeof info?.timestamp === 'number' ? info.timestamp : Number.POSITIVE_INFINITY;
+    for (const a of actions) {
+      if (!('remove' in a)) continue;
+      const remove = a.remove as RemoveAction;
+      const removedAt = Math.max(remove.deletionTimestamp ?? Number.POSITIVE_INFINITY, committed);
+      if (removedAt < cutoff) continue;
+      const p = abs(remove.path);
+      if (p) keep.add(p);
+    }
+  }
+  return keep;
+}
+
+interface ListedFile {
+  abs: string;
+  rel: string;
+  size: number;
+  mtimeMs: number;
+  /** For a bloom sidecar `_delta_index/<name>.index.v1.parquet`: its data file's absolute path. */
+  sidecarOf?: string;
+}
+
+const SIDECAR_DIR = '_delta_index';
+const SIDECAR_SUFFIX = '.index.v1.parquet';
+const STAGING_PREFIX = '_winlake_staging_';
+
+/**
+ * Every file a vacuum may consider: data files under the table and its partition folders, bloom
+ * sidecars, and leftovers of crashed winlake writes (staging folders). Hidden names (`_x`, `.x`)
+ * are skipped as Delta does — except partition folders (`_event_date=...`) — and `_delta_log` is
+ * never entered.
+ */
+async function listTableFiles(tablePath: string, partitionColumns: ReadonlySet<string>): Promise<ListedFile[]> {
+  const out: ListedFile[] = [];
+  const walk = async (dir: string, rel: string, inside: 'data' | 'sidecar' | 'staging'): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const e of entries) {
+      const abs = path.join(dir, e.name);
+      const childRel = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (rel === '' && e.name === DELTA_LOG_DIR) continue;
+        if (inside === 'staging') await walk(abs, childRel, 'staging');
+        else if (e.name === SIDECAR_DIR && inside === 'data') await walk(abs, childRel, 'sidecar');
+        else if (e.name.startsWith(STAGING_PREFIX) && inside === 'data') await walk(abs, childRel, 'staging');
+        else if (!isHidden(e.name, partitionColumns)) await walk(abs, childRel, inside);
+        continue;
+      }
+      if (!e.isFile()) continue;
+      if (inside !== 'staging' && (e.name.startsWith('.') || e.name.startsWith('_'))) continue;
+      const st = await lstat(abs);
+      const file: ListedFile = { abs, rel: childRel, size: st.size, mtimeMs: st.mtimeMs };
+      if (inside === 'sidecar') {
+        if (!e.name.endsWith(SIDECAR_SUFFIX)) continue;
+        file.sidecarOf = path.join(path.dirname(dir), e.name.slice(0, -SIDECAR_SUFFIX.length));
+      }
+      out.push(file);
+    }
+  };
+  await walk(tablePath, '', 'data');
+  return out;
+}
+
+/** Delta's rule: `_` and `.` names are hidden, except partition folders `<partition column>=<value>`. */
+function isHidden(name: string, partitionColumns: ReadonlySet<string>): boolean {
+  if (!name.startsWith('_') && !name.startsWith('.')) return false;
+  const eq = name.indexOf('=');
+  if (eq < 0) return true;
+  let column = name.slice(0, eq);
+  try {
+    column = decodeURIComponent(column);
+  } catch {
+    // not escaped
+  }
+  return !partitionColumns.has(column);
+}
+
+/** A commit holding only commitInfo (VACUUM START/END); retried on the rare metadata race. */
+async function commitInfoOnly(
+  tablePath: string,
+  operation: string,
+  info: { operationParameters: Record<string, unknown>; operationMetrics: Record<string, unknown> },
+): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const { version } = await commitActions(tablePath, [], {
+        readVersion: await latestVersion(tablePath),
+        isBlindAppend: false,
+        operation,
+        operationParameters: info.operationParameters,
+        operationMetrics: info.operationMetrics,
+      });
+      return version;
+    } catch (err) {
+      if (!(err instanceof ConcurrentModificationError) || attempt >= 5) throw err;
+    }
+  }
+}

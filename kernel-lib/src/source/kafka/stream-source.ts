@@ -1,0 +1,352 @@
+/**
+ * A Kafka topic as a streaming source: micro-batches of exact offset ranges, read with the batch
+ * reader's pieces (client range fetch → record file → DuckDB), so that a planned range read twice
+ * gives the same rows — what lets a restarted query redo an unfinished batch exactly.
+ *
+ * Offsets are the next offset to read per partition, keyed by the partition number as a string
+ * (`{"0": 120, "1": 98, "2": 101}`), as in Spark's Kafka source checkpoints.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { quoteIdent } from '../../engine/quote.js';
+import { getSession, type Session } from '../../engine/session.js';
+// The stream floor defines what a source is; importing its types (erased at run time) and the
+// StreamFrame wrapper is the one upward reference, kept to this file (see the report to the lead).
+import type { BatchData, Offsets, StreamSource } from '../../stream/source.js';
+import { StreamFrame } from '../../stream/stream-frame.js';
+import { createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from './client.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, recordFilesToFrame } from './ndjson-frame.js';
+import type { DataLoss } from './read-topic.js';
+
+/** Where a query without a checkpoint starts: per partition, an offset, or -2 (earliest) / -1 (latest). */
+export type StartingOffsets = 'earliest' | 'latest' | Record<number | string, number>;
+
+/** How transient Kafka errors (broker down, leader moving, timeouts) are retried. */
+export interface RetryOptions {
+  /** Give up when an operation has failed for this long. Default 120,000 ms. */
+  timeoutMs?: number;
+  /** First wait after a failure; doubled after each. Default 250 ms. */
+  initialDelayMs?: number;
+  /** Longest wait between attempts. Default 5,000 ms. */
+  maxDelayMs?: number;
+}
+
+/** Options of {@link KafkaStreamSource} and {@link readKafkaStream}. */
+export interface KafkaStreamOptions {
+  /** Default 'earliest'. Partitions missing from a record start at earliest. */
+  startingOffsets?: StartingOffsets;
+  /** Upper bound on records per micro-batch, split fairly across partitions. Default 50,000. */
+  maxOffsetsPerTrigger?: number;
+  /**
+   * When offsets to read were deleted (retention) or no longer exist (topic recreated): `true`
+   * throws; `false` (the default, as in the reference) skips them and records a {@link DataLoss}
+   * in `source.dataLoss` (and warns).
+   */
+  failOnDataLoss?: boolean;
+  /** Values longer than this are corrupt records. Default 1,000,000 (winlogbeat's max_message_bytes). */
+  maxMessageBytes?: number;
+  /** Which Kafka client library to use (default: the faster one, see client.ts). */
+  client?: KafkaClientKind;
+  /** Retrying transient errors; `false` fails on the first error. */
+  retry?: RetryOptions | false;
+  /** Where warnings go (data loss, retries). Default `console.warn`. */
+  onWarning?: (message: string) => void;
+  /** The DuckDB session of {@link readKafkaStream}; default the notebook session. */
+  session?: Session;
+}
+
+/** The default batch limit: about 75 MB of 1.5 KB winlogbeat documents. */
+export const DEFAULT_MAX_OFFSETS_PER_TRIGGER = 50_000;
+
+/** Thrown when `failOnDataLoss` is true and offsets to read are gone; never retried. */
+export class KafkaDataLossError extends Error {
+  constructor(
+    message: string,
+    readonly loss: DataLoss,
+  ) {
+    super(message);
+    this.name = 'KafkaDataLossError';
+  }
+}
+
+/** An error that retrying cannot fix (bad input, data loss). */
+class PermanentError extends Error {}
+
+let batchCounter = 0;
+
+/**
+ * A {@link StreamSource} over one Kafka topic.
+ *
+ * @example
+ * const source = new KafkaStreamSource('127.0.0.1:9092', 'winlogbeat', { maxOffsetsPerTrigger: 10_000 });
+ * const start = await source.initialOffsets();
+ * const end = source.planBatch(start, await source.latestOffsets());
+ * const batch = await source.readBatch(session, start, end);
+ * await batch.frame.count(); await batch.release(); await source.close();
+ */
+export class KafkaStreamSource implements StreamSource {
+  readonly description: string;
+  /** Ranges skipped because their records were gone (with `failOnDataLoss: false`). */
+  readonly dataLoss: DataLoss[] = [];
+  /** Transient errors retried so far (messages), newest last; at most 100 kept. */
+  readonly retried: string[] = [];
+  private client: KafkaClient | undefined;
+  private readonly maxOffsets: number;
+  private readonly retry: Required<RetryOptions> | false;
+  private readonly warn: (message: string) => void;
+
+  constructor(
+    readonly bootstrapServers: string,
+    readonly topic: string,
+    private readonly options: KafkaStreamOptions = {},
+  ) {
+    if (!topic) throw new Error('KafkaStreamSource: the topic name is empty');
+    const max = options.maxOffsetsPerTrigger ?? DEFAULT_MAX_OFFSETS_PER_TRIGGER;
+    if (!Number.isInteger(max) || max <= 0) throw new Error(`maxOffsetsPerTrigger must be a positive integer, got ${String(max)}`);
+    this.maxOffsets = max;
+    this.retry = options.retry === false ? false : { timeoutMs: 120_000, initialDelayMs: 250, maxDelayMs: 5000, ...options.retry };
+    this.warn = options.onWarning ?? ((m) => console.warn(m));
+    this.description = `kafka ${topic}@${bootstrapServers}`;
+    // Validate the bootstrap list now, not at the first batch.
+    this.client = this.newClient();
+  }
+
+  async initialOffsets(): Promise<Offsets> {
+    const spec = this.options.startingOffsets ?? 'earliest';
+    if (spec !== 'earliest' && spec !== 'latest' && (typeof spec !== 'object' || spec === null)) {
+      throw new Error(`startingOffsets must be 'earliest', 'latest' or {partition: offset}, got ${JSON.stringify(spec)}`);
+    }
+    return this.withRetry('reading the start offsets', async (client) => {
+      const [earliest, latest] = await Promise.all([client.startOffsets(this.topic), client.endOffsets(this.topic)]);
+      if (spec === 'latest') return toOffsets(latest);
+      if (spec === 'earliest') return toOffsets(earliest);
+      const out = toOffsets(earliest);
+      for (const [key, offset] of Object.entries(spec)) {
+        const partition = Number(key);
+        if (!latest.has(partition)) {
+          throw new PermanentError(`startingOffsets names partition ${key}, but Kafka topic ${this.topic} has partitions ${[...latest.keys()].join(', ')}`);
+        }
+        if (!Number.isInteger(offset) || offset < -2) throw new PermanentError(`startingOffsets for ${this.topic}[${key}] must be an offset, -2 (earliest) or -1 (latest), got ${String(offset)}`);
+        out[String(partition)] = offset === -2 ? (earliest.get(partition) ?? 0) : offset === -1 ? (latest.get(partition) ?? 0) : offset;
+      }
+      return out;
+    });
+  }
+
+  async latestOffsets(): Promise<Offsets> {
+    return this.withRetry('reading the end offsets', async (client) => toOffsets(await client.endOffsets(this.topic)));
+  }
+
+  /**
+   * At most `maxOffsetsPerTrigger` records in all, shared max-min fairly: every partition with
+   * records gets an equal share, and what a short partition leaves goes to the others. A partition
+   * absent from `start` (added to the topic since) starts at its beginning.
+   */
+  planBatch(start: Offsets, latest: Offsets): Offsets {
+    const end: Offsets = { ...start };
+    const pending = Object.keys(latest)
+      .map((k) => ({ k, from: start[k] ?? 0, available: Math.max(0, (latest[k] ?? 0) - (start[k] ?? 0)) }))
+      .sort((a, b) => a.available - b.available || Number(a.k) - Number(b.k));
+    let budget = this.maxOffsets;
+    const taken = new Map<string, number>();
+    pending.forEach((p, i) => {
+      const take = Math.min(p.available, Math.floor(budget / (pending.length - i)));
+      taken.set(p.k, take);
+      budget -= take;
+    });
+    // Rounding leaves less than one record per partition: hand it out in partition order.
+    for (const p of [...pending].sort((a, b) => Number(a.k) - Number(b.k))) {
+      if (budget <= 0) break;
+      const t = taken.get(p.k) ?? 0;
+      if (t < p.available) {
+        taken.set(p.k, t + 1);
+        budget--;
+      }
+    }
+    for (const p of pending) end[p.k] = p.from + (taken.get(p.k) ?? 0);
+    return end;
+  }
+
+  /**
+   * Reads exactly the records in `[start, end)` of every partition into a materialised DuckDB table
+   * (dropped by `release`), parsed as in `readKafkaTopic`: document columns, `_kafka_*` metadata,
+   * `_corrupt_record` / `_corrupt_reason`.
+   */
+  async readBatch(session: Session, start: Offsets, end: Offsets): Promise<BatchData> {
+    const maxMessageBytes = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const table = `winlake_kafka_stream_${process.pid}_${++batchCounter}`;
+    const read = await this.withRetry(`reading ${this.topic} ${rangeText(start, end)}`, async (client) => {
+      const ranges = await this.resolveRanges(client, start, end);
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-kstream-'));
+      const writer = new RecordFileWriter(path.join(dir, 'records.tsv'));
+      let bytes = 0;
+      try {
+        await client.fetchRanges(this.topic, ranges, (records) => {
+          for (const r of records) bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+          writer.add(records);
+        });
+        writer.close();
+        const frame = await recordFilesToFrame(session, [writer.file], { topic: this.topic, maxMessageBytes, maxLineBytes: writer.maxLineBytes, tableName: table });
+        return { frame, records: writer.count, bytes };
+      } catch (err) {
+        await session.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+        throw err;
+      } finally {
+        writer.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+    let released = false;
+    return {
+      frame: read.frame,
+      numRows: read.records,
+      numBytes: read.bytes,
+      release: async () => {
+        if (released) return;
+        released = true;
+        await session.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
+      },
+    };
+  }
+
+  lag(position: Offsets, latest: Offsets): Record<string, number> {
+    const lag: Record<string, number> = {};
+    for (const k of Object.keys(latest)) lag[k] = Math.max(0, (latest[k] ?? 0) - (position[k] ?? 0));
+    return lag;
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    await client?.close();
+  }
+
+  /** The fetchable part of the planned range, after checking it against what the partitions hold. */
+  private async resolveRanges(client: KafkaClient, start: Offsets, end: Offsets): Promise<PartitionRange[]> {
+    const [low, high] = await Promise.all([client.startOffsets(this.topic), client.endOffsets(this.topic)]);
+    const ranges: PartitionRange[] = [];
+    for (const key of Object.keys(end)) {
+      const partition = Number(key);
+      const to = end[key] ?? 0;
+      const planned = start[key];
+      // A partition the query had not seen yet starts at its first available record: nothing lost.
+      const first = low.get(partition) ?? 0;
+      let from = planned ?? first;
+      if (to <= from) continue;
+      const last = high.get(partition);
+      if (last === undefined || last < to) {
+        this.lose({ topic: this.topic, partition, requestedOffset: Math.max(from, last ?? 0), earliestOffset: to, lostRecords: to - Math.max(from, last ?? 0) },
+          `offsets up to ${to} were planned but ${this.topic}[${partition}] now ends at ${last ?? 'nothing (partition gone)'} (topic deleted or recreated?)`);
+        if (last === undefined) continue;
+      }
+      if (from < first) {
+        this.lose({ topic: this.topic, partition, requestedOffset: from, earliestOffset: first, lostRecords: Math.min(first, to) - from },
+          `offsets ${from}..${Math.min(first, to) - 1} of ${this.topic}[${partition}] were deleted (retention) before they could be read; the earliest available is ${first}`);
+        from = first;
+      }
+      const stop = Math.min(to, last ?? to);
+      if (stop > from) ranges.push({ partition, from, to: stop });
+    }
+    return ranges;
+  }
+
+  private lose(loss: DataLoss, what: string): void {
+    if (this.options.failOnDataLoss) {
+      throw new KafkaDataLossError(`data loss in Kafka topic ${this.topic}: ${what}; pass failOnDataLoss: false to skip them`, loss);
+    }
+    // A redone batch finds the same loss again: record it once.
+    if (!this.dataLoss.some((l) => l.partition === loss.partition && l.requestedOffset === loss.requestedOffset && l.earliestOffset === loss.earliestOffset)) {
+      this.dataLoss.push(loss);
+      this.warn(`read_kafka_topic (streaming): ${what}; skipping ${loss.lostRecords} records`);
+    }
+  }
+
+  private newClient(): KafkaClient {
+    return createKafkaClient(this.bootstrapServers, {
+      ...(this.options.client ? { kind: this.options.client } : {}),
+      clientId: 'winlake-stream',
+    });
+  }
+
+  /**
+   * Runs `op`, retrying failures with exponential backoff until `retry.timeoutMs` has passed since
+   * the first one. After a failure the client is replaced: a broker restart can leave a client's
+   * connections or metadata stale.
+   */
+  private async withRetry<T>(what: string, op: (client: KafkaClient) => Promise<T>): Promise<T> {
+    let firstFailure: number | undefined;
+    let delay = this.retry ? this.retry.initialDelayMs : 0;
+    for (let attempt = 1; ; attempt++) {
+      this.client ??= this.newClient();
+      try {
+        return await op(this.client);
+      } catch (err) {
+        if (err instanceof KafkaDataLossError) throw err;
+        if (err instanceof PermanentError) throw new Error(err.message);
+        firstFailure ??= Date.now();
+        const message = (err as Error).message ?? String(err);
+        if (!this.retry || Date.now() - firstFailure >= this.retry.timeoutMs) {
+          const e = new Error(`${this.description}: ${what} failed${this.retry ? ` for ${Math.round((Date.now() - firstFailure) / 1000)} s (${attempt} attempts)` : ''}: ${message}`);
+          (e as Error & { cause?: unknown }).cause = err;
+          throw e;
+        }
+        this.retried.push(`${new Date().toISOString()} ${what}: ${message}`);
+        if (this.retried.length > 100) this.retried.shift();
+        if (attempt === 1 || attempt % 10 === 0) this.warn(`${this.description}: ${what} failed (${message}); retrying`);
+        const broken = this.client;
+        this.client = undefined;
+        await broken.close().catch(() => undefined);
+        await sleep(delay);
+        delay = Math.min(this.retry.maxDelayMs, delay * 2);
+      }
+    }
+  }
+}
+
+/**
+ * Opens a Kafka topic as an unbounded {@link StreamFrame}: the streaming mode of `read_kafka_topic`
+ * (`kafka.bootstrap.servers` = `host + ':' + port`, as in the reference). Each micro-batch has the
+ * same columns as a batch read. Fails at once, naming the topics there are, when the topic is missing.
+ *
+ * @example
+ * const stream = await readKafkaStream('127.0.0.1', 9094, 'winlogbeat', { maxOffsetsPerTrigger: 20_000 });
+ * const bronze = stream.map((b) => parseWinlogbeat(addIngestMeta(b), 'raw'));
+ * const q = writeTableStream(bronze, 'winlogbeat_kafka_bronze', 'bronze', ['_event_date', '_sourcetype'], { trigger: { availableNow: true } });
+ * await q.awaitTermination();
+ */
+export async function readKafkaStream(
+  bootstrapServers: string,
+  port: string | number,
+  topic: string,
+  opts: KafkaStreamOptions = {},
+): Promise<StreamFrame> {
+  if (!topic) throw new Error('readKafkaStream: the topic name is empty');
+  const portText = String(port).trim();
+  if (!/^\d{1,5}$/.test(portText)) throw new Error(`readKafkaStream: port must be a number, got ${JSON.stringify(port)}`);
+  const servers = `${bootstrapServers}:${portText}`;
+  const session = opts.session ?? (await getSession());
+  const probe = createKafkaClient(servers, opts.client ? { kind: opts.client } : {});
+  try {
+    const topics = await probe.topics();
+    if (topics[topic] === undefined) {
+      throw new Error(`Kafka topic ${JSON.stringify(topic)} does not exist on ${servers} (topics: ${Object.keys(topics).sort().join(', ') || 'none'})`);
+    }
+  } finally {
+    await probe.close();
+  }
+  return new StreamFrame(session, new KafkaStreamSource(servers, topic, opts));
+}
+
+function toOffsets(map: Map<number, number>): Offsets {
+  const out: Offsets = {};
+  for (const [partition, offset] of [...map].sort((a, b) => a[0] - b[0])) out[String(partition)] = offset;
+  return out;
+}
+
+function rangeText(start: Offsets, end: Offsets): string {
+  return Object.keys(end)
+    .map((k) => `[${k}] ${start[k] ?? 'new'}..${end[k] ?? 0}`)
+    .join(', ');
+}

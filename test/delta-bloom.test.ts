@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { BLOOM_ENABLED_KEY, BLOOM_FPP_KEY, bloomColumns, bloomCopyOptions, bloomCoverage, bloomSkipStage, createBloomFilter } from '../kernel-lib/src/delta/bloom.js';
+import { history } from '../kernel-lib/src/delta/history.js';
+import { DeltaScan } from '../kernel-lib/src/delta/scan.js';
+import { loadSnapshot } from '../kernel-lib/src/delta/snapshot.js';
+import { writeDelta } from '../kernel-lib/src/delta/write.js';
+import { col } from '../kernel-lib/src/frame/expr.js';
+import { Frame } from '../kernel-lib/src/frame/frame.js';
+import { tempDir, testSession } from './helpers.js';
+
+const session = await testSession();
+const root = tempDir('winlake-bloom-');
+const PYTHON = path.resolve(import.meta.dirname, '..', '.venv', 'bin', 'python');
+
+/**
+ * File k holds users user_<4j+k>: every file spans the same min/max range, so only a bloom
+ * filter can tell which file holds a user.
+ */
+function usersOfFile(k: number): string {
+  return `SELECT 'user_' || (i * 4 + ${k}) AS user_name, (i * 4 + ${k})::BIGINT AS n, 'host' || (i % 7) AS dvc_hostname FROM range(500) t(i)`;
+}
+
+async function bloomScan(t: string): Promise<{ scan: DeltaScan; frame: Frame }> {
+  const scan = await DeltaScan.create(session, t);
+  scan.addStage(bloomSkipStage(session, scan.snapshot));
+  return { scan, frame: Frame.fromScan(session, scan) };
+}
+
+test('createBloomFilter records Databricks field metadata in a CREATE BLOOMFILTER INDEX commit; python still reads the table', async () => {
+  const t = path.join(root, 'meta');
+  await writeDelta(session, usersOfFile(0), t);
+  const r = await createBloomFilter(t, ['USER_NAME'], { session });
+  assert.equal(r.version, 1);
+  assert.deepEqual(r.columns, [{ column: 'user_name', fpp: 0.1, numItems: 1_000_000 }]);
+  // DuckDB already wrote native filters into the existing file.
+  assert.deepEqual(r.coverage, [{ column: 'user_name', filesWithFilter: 1, filesTotal: 1 }]);
+  const snap = await loadSnapshot(t, { session });
+  const field = snap.schema.fields.find((f) => f.name === 'user_name')!;
+  assert.equal(field.metadata[BLOOM_ENABLED_KEY], true);
+  assert.equal(field.metadata[BLOOM_FPP_KEY], 0.1);
+  assert.deepEqual(bloomColumns(snap.schema), [{ column: 'user_name', fpp: 0.1, numItems: 1_000_000 }]);
+  assert.deepEqual(bloomCopyOptions(snap.schema), ['BLOOM_FILTER_FALSE_POSITIVE_RATIO 0.01']);
+  const [h] = await history(t, { limit: 1 });
+  assert.equal(h!.operation, 'CREATE BLOOMFILTER INDEX');
+  assert.equal(h!.operationParameters.columns, '["user_name"]');
+
+  await assert.rejects(createBloomFilter(t, ['nope']), /no such column/);
+  await assert.rejects(createBloomFilter(t, ['n'], { fpp: 1.5 }), /fpp must be between 0 and 1/);
+
+  const out = execFileSync(PYTHON, ['-c', `
+import json
+from deltalake import DeltaTable
+dt = DeltaTable(${JSON.stringify(t)})
+f = [f for f in dt.schema().fields if f.name == 'user_name'][0]
+print(json.dumps({"n": dt.to_pyarrow_table().num_rows, "md": f.metadata.get("delta.bloomFilter.enabled")}))
+`], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), { n: 500, md: true });
+});
+
+test('bloom stage: = and IN on the bloom column skip files whose filters exclude the values; rows stay correct', async () => {
+  const t = path.join(root, 'skip');
+  for (let k = 0; k < 4; k++) await writeDelta(session, usersOfFile(k), t);
+  await createBloomFilter(t, ['user_name'], { session });
+  // A file appended after the index is covered too.
+  await writeDelta(session, `SELECT 'late_' || i AS user_name, i::BIGINT AS n, 'h' AS dvc_hostname FROM range(100) t(i)`, t);
+  const snap = await loadSnapshot(t, { session });
+  const coverage = await bloomCoverage(session, snap, ['user_name']);
+  assert.equal([...coverage.values()].filter((c) => c.has('user_name')).length, 5);
+
+  const { frame } = await bloomScan(t);
+  const one = frame.filter(col('user_name').eq('user_9'));
+  const report = await one.explain();
+  const stats = report.stages.find((s) => s.stage === 'stats')!;
+  const bloom = report.stages.find((s) => s.stage === 'bloom')!;
+  assert.equal(stats.filesSkipped, 1, 'min/max only rules out the late file');
+  assert.equal(bloom.filesSkipped, 3, JSON.stringify(report));
+  assert.equal(report.filesScanned, 1);
+  assert.deepEqual(await one.toRows(), [{ user_name: 'user_9', n: 9n, dvc_hostname: 'host2' }]);
+
+  const two = frame.filter(col('user_name').isin(['user_9', 'user_10']));
+  const r2 = await two.explain();
+  assert.equal(r2.filesScanned, 2);
+  assert.equal(await two.count(), 2);
+
+  const none = frame.filter(col('user_name').eq('user_3').or(col('user_name').eq('nobody_here')));
+  assert.equal((await none.explain()).filesScanned, 1);
+
+  // Not an equality on a bloom column: nothing skipped by the bloom stage.
+  const other = await frame.filter(col('dvc_hostname').eq('host3')).explain();
+  assert.equal(other.stages.find((s) => s.stage === 'bloom')!.filesSkipped, 0);
+  const ne = await frame.filter(col('user_name').ne('user_9')).explain();
+  assert.equal(ne.stages.find((s) => s.stage === 'bloom')!.filesSkipped, 0);
+});
+
+test('backfill rewrites files written without native filters (by delta-rs) so the index covers them', async () => {
+  const t = path.join(root, 'backfill');
+  execFileSync(PYTHON, ['-c', `
+import pyarrow as pa
+from deltalake import write_deltalake
+for k in range(3):
+    users = ['user_%d' % (i * 3 + k) for i in range(300)]
+    write_deltalake(${JSON.stringify(t)}, pa.table({'user_name': users, 'n': list(range(300))}), mode='append')
+`]);
+  const before = await loadSnapshot(t, { session });
+  const r = await createBloomFilter(t, ['user_name'], { session, backfill: true });
+  assert.deepEqual(r.coverage, [{ column: 'user_name', filesWithFilter: 0, filesTotal: 3 }]);
+  assert.equal(r.backfillVersion, 4);
+  const after = await loadSnapshot(t, { session });
+  assert.equal(after.files.length, 3);
+  assert.ok(after.files.every((f) => !before.files.some((b) => b.path === f.path)));
+  const coverage = await bloomCoverage(session, after, ['user_name']);
+  assert.equal([...coverage.values()].filter((c) => c.has('user_name')).length, 3);
+  const { frame } = await bloomScan(t);
+  const q = frame.filter(col('user_name').eq('user_4'));
+  assert.equal((await q.explain()).stages.find((s) => s.stage === 'bloom')!.filesSkipped, 2);
+  assert.equal(await q.count(), 1);
+  const [h] = await history(t, { limit: 1 });
+  assert.equal(h!.operation, 'BACKFILL BLOOMFILTER INDEX');
+});

@@ -1,0 +1,18 @@
+/**
+ * A separate OS process for test/delta-concurrency.test.ts: appends `count` one-row commits
+ * (row ids `<worker>-<i>`) to a Delta table, racing the other workers.
+ * Usage: node --import tsx test/delta-concurrency-worker.ts <table> <worker> <count>
+ */
+import { writeDelta } from '../kernel-lib/src/delta/write.js';
+import { Session } from '../kernel-lib/src/engine/session.js';
+
+const [table, worker, count] = process.argv.slice(2);
+if (!table || !worker || !count) throw new Error('usage: delta-concurrency-worker.ts <table> <worker> <count>');
+const session = await Session.create({ threads: 1, workDir: `${table}-duck-${worker}` });
+const versions: number[] = [];
+for (let i = 0; i < Number(count); i++) {
+  const r = await writeDelta(session, `SELECT '${worker}-${i}' AS row_id, ${Number(worker)} AS worker`, table);
+  versions.push(r.version!);
+}
+session.close();
+console.log(JSON.stringify({ worker, versions }));

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { kafkaCommand } from '../kernel-lib/src/cli/kafka.js';
+import { brokerOptions, brokerStatus, startBroker, stopBroker, type BrokerOptions } from '../kernel-lib/src/source/kafka/broker.js';
+import { createKafkaClient } from '../kernel-lib/src/source/kafka/client.js';
+import { tempDir } from './helpers.js';
+import { BOOTSTRAP, ensureBroker, uniqueTopic } from './kafka-helpers.js';
+
+describe('the default local broker', () => {
+  it('starts idempotently and reports its status', async () => {
+    await ensureBroker();
+    const again = await startBroker(brokerOptions());
+    assert.equal(again.alreadyRunning, true);
+    const status = await brokerStatus();
+    assert.equal(status.running, true);
+    assert.ok(status.pid && status.pid > 0);
+    assert.deepEqual(status.ports, { plaintext: 9092, outside: 9094, controller: 9093 });
+    assert.equal(status.topics?.winlogbeat, 3, 'topic winlogbeat has 3 partitions');
+    assert.equal(await kafkaCommand(['status']), 0);
+  });
+
+  it('answers on the OUTSIDE listener (9094) as well as PLAINTEXT (9092)', async () => {
+    await ensureBroker();
+    const topic = uniqueTopic('outside');
+    const inside = createKafkaClient(BOOTSTRAP);
+    const outside = createKafkaClient('127.0.0.1:9094', { kind: 'kafkajs' });
+    try {
+      assert.equal(await inside.createTopic(topic, { partitions: 1 }), true);
+      assert.equal(await inside.createTopic(topic, { partitions: 1 }), false, 'creating an existing topic is a no-op');
+      await outside.produce(topic, [{ value: 'a' }, { value: 'b' }]);
+      assert.deepEqual([...(await inside.endOffsets(topic))], [[0, 2]]);
+    } finally {
+      await inside.close();
+      await outside.close();
+    }
+  });
+});
+
+describe('a second broker instance', () => {
+  // Registered before tempDir's own clean-up, so that a failing test never leaves a JVM whose
+  // folder (and pid file) is already gone.
+  let options: BrokerOptions | undefined;
+  after(async () => {
+    if (options) await stopBroker(options, 10_000);
+  });
+  const home = tempDir('winlake-kafka2-');
+  options = brokerOptions({ port: 19192, controllerPort: 19193, outsidePort: 19194, home, heap: '256m', topics: { events: 2 } });
+
+  it('starts, starts again idempotently, stops and stops again', async () => {
+    assert.ok(options);
+    assert.equal((await brokerStatus(options)).running, false);
+    const first = await startBroker(options);
+    assert.equal(first.alreadyRunning, false);
+    assert.equal(first.running, true);
+    assert.deepEqual(first.topics, { events: 2 });
+    const second = await startBroker(options);
+    assert.equal(second.alreadyRunning, true);
+    assert.equal(second.pid, first.pid);
+    const stopped = await stopBroker(options, 20_000);
+    assert.equal(stopped.wasRunning, true);
+    assert.equal(stopped.pid, first.pid);
+    assert.equal((await stopBroker(options)).wasRunning, false);
+    assert.equal((await brokerStatus(options)).running, false);
+    // The default broker is untouched.
+    assert.equal((await brokerStatus()).running, true);
+  });
+
+  it('refuses to start on a port another program holds', async () => {
+    await ensureBroker();
+    const clash = brokerOptions({ port: 9092, controllerPort: 19293, outsidePort: 19294, home: tempDir('winlake-kafka3-') });
+    await assert.rejects(startBroker(clash), /port 9092 on 127\.0\.0\.1 is already in use/);
+  });
+});
