@@ -13,6 +13,7 @@ import { loadSnapshot } from '../kernel-lib/src/delta/snapshot.js';
 import { writeDelta } from '../kernel-lib/src/delta/write.js';
 import { zOrderedSql } from '../kernel-lib/src/delta/zorder.js';
 import { col } from '../kernel-lib/src/frame/expr.js';
+import type { Frame, ScanReport } from '../kernel-lib/src/frame/frame.js';
 import { tempDir, testSession } from './helpers.js';
 
 const session = await testSession();
@@ -20,6 +21,13 @@ const root = tempDir('winlake-opt-');
 let n = 0;
 const table = (): string => path.join(root, `t${++n}`);
 const PYTHON = path.resolve(import.meta.dirname, '..', '.venv', 'bin', 'python');
+
+/** The scan report of a Frame read straight from a Delta scan. */
+async function explainScan(frame: Frame): Promise<ScanReport> {
+  const report = await frame.explain();
+  if (typeof report === 'string') throw new Error('expected a Delta scan report, got a DuckDB plan');
+  return report;
+}
 
 /** `rows` events spread over 3 days, ids from `offset`. */
 function events(offset: number, rows: number): string {
@@ -139,7 +147,7 @@ test('Z-order: files cut by target size, zOrderBy recorded, stats skip files for
   assert.equal(h!.operationParameters.zOrderBy, '["process_name","event_id"]');
 
   const df = await readDelta(session, t);
-  const report = await df.filter(col('process_name').eq('proc7.exe').and(col('event_id').eq('3'))).explain();
+  const report = await explainScan(df.filter(col('process_name').eq('proc7.exe').and(col('event_id').eq('3'))));
   const stats = report.stages.find((s) => s.stage === 'stats')!;
   assert.ok(stats.filesSkipped >= m.numFilesAdded / 2, `Z-order should let stats skip most files: ${JSON.stringify(report.stages)}`);
   const expected = before.filter((r) => r.split('|')[3] === 'proc7.exe' && r.split('|')[4] === '3').length;

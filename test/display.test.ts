@@ -180,6 +180,13 @@ test('progressDisplay prints one line per batch in a terminal', () => {
   ]);
 });
 
+test("progressDisplay takes a streaming query's progress as it is (phase durations, lag per partition)", () => {
+  const lines: string[] = [];
+  const progress = progressDisplay({ log: (l) => lines.push(l) });
+  progress({ batchId: 2, numInputRows: 300, durationMs: { read: 40, write: 60, total: 100 }, lag: { '0': 5, '1': 7, '2': 0 } });
+  assert.deepEqual(lines, ['batch 2: 300 rows in 100 ms, lag 12']);
+});
+
 test('escapeHtml covers quotes for attributes', () => {
   assert.equal(escapeHtml(`<a href="x" onclick='y'>&</a>`), '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
 });

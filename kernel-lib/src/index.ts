@@ -18,6 +18,10 @@ import { writeTableBatch, readTable, type BatchWriteOptions, type ReadTableOptio
 import { writeTableStream, type StreamWriteOptions } from './lakehouse/streaming.js';
 import { assertTier } from './lakehouse/catalog.js';
 import { cimDataframe, type Transform } from './cim/index.js';
+import { optimizeLakehouseTable, createLakehouseBloomFilter, vacuumLakehouseTable, type MaintenanceOptions } from './lakehouse/maintenance.js';
+import type { OptimizeMetrics, OptimizeOptions } from './delta/optimize.js';
+import type { BloomFilterOptions, BloomFilterResult } from './delta/bloom.js';
+import type { VacuumOptions, VacuumResult } from './delta/vacuum.js';
 
 export { Session, getSession, configureSession, closeSession, SqlError, type SessionOptions } from './engine/session.js';
 export { quoteIdent, quoteString, sqlLiteral } from './engine/quote.js';
@@ -172,4 +176,45 @@ export function read_table(tableName: string, opts: ReadTableOptions = {}): Prom
  */
 export async function sql(query: string): Promise<Frame> {
   return Frame.fromSql(await getSession(), query);
+}
+
+export { buildSilver, type BuildSilverOptions, type SilverResult } from './cim/build-silver.js';
+export { loadEventFiles, BRONZE_TABLE, BRONZE_PARTITIONS } from './lakehouse/load-files.js';
+export { readKafkaStream, KafkaStreamSource, type KafkaStreamOptions } from './source/kafka/stream-source.js';
+export { optimizeTable, type OptimizeMetrics, type OptimizeOptions } from './delta/optimize.js';
+export { createBloomFilter, type BloomFilterOptions, type BloomFilterResult } from './delta/bloom.js';
+export { vacuum, type VacuumOptions, type VacuumResult } from './delta/vacuum.js';
+
+/**
+ * The reference's `optimize_table` (Databricks `OPTIMIZE t ZORDER BY (columns)`): compaction, or
+ * Z-order when columns are given. Recorded as an OPTIMIZE commit (remove + add, dataChange=false).
+ * @example await optimize_table('Process', ['process_name', 'event_id']);
+ */
+export function optimize_table(
+  tableName: string,
+  columns: string[] = [],
+  opts: MaintenanceOptions & Omit<OptimizeOptions, 'zOrderBy'> = {},
+): Promise<OptimizeMetrics> {
+  return optimizeLakehouseTable(tableName, columns, opts);
+}
+
+/**
+ * The reference's `create_bloom_filter` (Databricks `CREATE BLOOMFILTER INDEX`): `=` and `IN`
+ * searches on these columns skip files whose filter excludes the values.
+ * @example await create_bloom_filter('Process', ['user_name']);
+ */
+export function create_bloom_filter(
+  tableName: string,
+  columns: string[],
+  opts: MaintenanceOptions & BloomFilterOptions = {},
+): Promise<BloomFilterResult> {
+  return createLakehouseBloomFilter(tableName, columns, opts);
+}
+
+/**
+ * Deletes files that no version within the retention window needs (Delta's VACUUM).
+ * @example await vacuum_table('Process', { dryRun: true });
+ */
+export function vacuum_table(tableName: string, opts: MaintenanceOptions & VacuumOptions = {}): Promise<VacuumResult> {
+  return vacuumLakehouseTable(tableName, opts);
 }

@@ -173,15 +173,32 @@ function decodeEntities(text: string): string {
     .replaceAll('&amp;', '&');
 }
 
-/** One micro-batch of a streaming query, as its progress callback reports it. */
+/**
+ * One micro-batch of a streaming query, as its progress callback reports it. The shape accepts a
+ * `StreamingQuery`'s progress as it is (durations per phase, lag per partition), so
+ * `onProgress: progressDisplay()` needs no adapter.
+ */
 export interface StreamProgress {
   batchId: number | bigint;
   numInputRows: number | bigint;
   inputRowsPerSecond?: number | null;
   processedRowsPerSecond?: number | null;
-  durationMs?: number | null;
-  /** How far the source is ahead of what was read (e.g. Kafka offsets), when known. */
-  lag?: number | bigint | null;
+  /** The batch's duration in ms, or its phases with the total. */
+  durationMs?: number | { total: number } | null;
+  /** How far the source is ahead of what was read (e.g. Kafka offsets), when known; per partition it is summed. */
+  lag?: number | bigint | Readonly<Record<string, number>> | null;
+}
+
+/** A batch's total duration in ms, whichever form the progress gave it in. */
+function totalMs(d: StreamProgress['durationMs']): number | null {
+  if (d == null) return null;
+  return typeof d === 'number' ? d : d.total;
+}
+
+/** The total lag over partitions, or the single figure given. */
+function totalLag(lag: StreamProgress['lag']): number | bigint | null {
+  if (lag == null || typeof lag === 'number' || typeof lag === 'bigint') return lag ?? null;
+  return Object.values(lag).reduce((s, n) => s + n, 0);
 }
 
 /** Options for {@link progressDisplay}. */
@@ -256,11 +273,13 @@ export function progressDisplay(options: ProgressDisplayOptions = {}): ProgressD
  * // => 'batch 3: 5,000 rows in 810 ms'
  */
 export function progressLine(p: StreamProgress): string {
-  const duration = p.durationMs != null ? ` in ${formatCount(Math.round(p.durationMs))} ms` : '';
+  const ms = totalMs(p.durationMs);
+  const lag = totalLag(p.lag);
+  const duration = ms != null ? ` in ${formatCount(Math.round(ms))} ms` : '';
   const parts = [`batch ${p.batchId}: ${formatCount(p.numInputRows)} rows${duration}`];
   if (p.inputRowsPerSecond != null) parts.push(`${formatCount(Math.round(p.inputRowsPerSecond))} rows/s in`);
   if (p.processedRowsPerSecond != null) parts.push(`${formatCount(Math.round(p.processedRowsPerSecond))} rows/s processed`);
-  if (p.lag != null) parts.push(`lag ${formatCount(p.lag)}`);
+  if (lag != null) parts.push(`lag ${formatCount(lag)}`);
   return parts.join(', ');
 }
 
@@ -270,7 +289,7 @@ function progressHtml(title: string | undefined, recent: readonly StreamProgress
   const body = recent
     .map(
       (p) =>
-        `<tr><td>${num(p.batchId)}</td><td>${num(p.numInputRows)}</td><td>${num(p.inputRowsPerSecond)}</td><td>${num(p.processedRowsPerSecond)}</td><td>${num(p.durationMs)}</td><td>${num(p.lag)}</td></tr>`,
+        `<tr><td>${num(p.batchId)}</td><td>${num(p.numInputRows)}</td><td>${num(p.inputRowsPerSecond)}</td><td>${num(p.processedRowsPerSecond)}</td><td>${num(totalMs(p.durationMs))}</td><td>${num(totalLag(p.lag))}</td></tr>`,
     )
     .join('');
   const heading = title ? `<b>${escapeHtml(title)}</b> — ` : '';

@@ -147,7 +147,10 @@ export const LEVEL_NAMES: Readonly<Record<number, string>> = {
   5: 'verbose',
 };
 
-/** Sysmon task names by event id, for events converted from layouts that carry only the number. */
+/**
+ * Sysmon task names by event id, for events converted from layouts that carry only the number.
+ * @example sysmonTask(1) // => 'Process Create (rule: ProcessCreate)'
+ */
 export function sysmonTask(eventId: number): string | undefined {
   return SYSMON[eventId]?.task;
 }

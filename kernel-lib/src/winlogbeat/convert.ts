@@ -118,7 +118,7 @@ function fromWinlogbeat(d: Json): WinlogbeatDoc {
   const winlog = { ...(d.winlog as Json) } as WinlogSection;
   winlog.event_id = String(winlog.event_id);
   if (winlog.event_data) winlog.event_data = stringValues(winlog.event_data);
-  return { ...d, winlog } as WinlogbeatDoc;
+  return { ...d, '@timestamp': isoOf(req(d, '@timestamp', 'winlogbeat')), winlog } as WinlogbeatDoc;
 }
 
 /** Keys of winlogbeat 6 that move into the 7 layout; every other key is kept at the top level. */

@@ -32,7 +32,10 @@ export const SCENARIO_LENGTH: Readonly<Record<ScenarioName, number>> = {
   lolbin_download: 4,
 };
 
-/** The steps of one run of `name` on a host chosen by the scenario. */
+/**
+ * The steps of one run of `name` on a host chosen by the scenario.
+ * @example const steps = scenarioSteps(world, 'psexec'); const first = steps[0]!(Date.now());
+ */
 export function scenarioSteps(world: World, name: ScenarioName): Step[] {
   const r = world.random;
   const workstations = world.hosts.filter((h) => h.kind === 'WKS');

@@ -95,8 +95,11 @@ export function* simulateWithTruth(options: SimulateOptions): Generator<Simulate
     }
     if (queue) {
       const step = queue.steps.shift()!;
+      world.attackMode = queue.scenario !== null;
+      const doc = step(ms);
+      world.attackMode = false;
       const out: SimulatedEvent = {
-        doc: step(ms),
+        doc,
         scenario: queue.scenario,
         technique: queue.scenario ? SCENARIO_TECHNIQUE[queue.scenario] : null,
         run: queue.run,

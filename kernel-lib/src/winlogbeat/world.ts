@@ -135,12 +135,18 @@ export const NETWORK_SERVICE: User = { name: 'NETWORK SERVICE', domain: 'NT AUTH
 const FIRST = ['james', 'mary', 'robert', 'patricia', 'john', 'jennifer', 'michael', 'linda', 'david', 'elizabeth', 'william', 'barbara', 'richard', 'susan', 'joseph', 'jessica', 'thomas', 'sarah', 'chris', 'karen', 'daniel', 'lisa', 'matthew', 'nancy', 'anthony', 'betty', 'mark', 'sandra', 'paul', 'ashley'];
 const LAST = ['smith', 'johnson', 'williams', 'brown', 'jones', 'garcia', 'miller', 'davis', 'rodriguez', 'martinez', 'hernandez', 'lopez', 'wilson', 'anderson', 'thomas', 'taylor', 'moore', 'jackson', 'martin', 'lee'];
 
-/** ISO-8601 with milliseconds and Z, as winlogbeat writes `@timestamp`. */
+/**
+ * ISO-8601 with milliseconds and Z, as winlogbeat writes `@timestamp`.
+ * @example isoTime(0) // => '1970-01-01T00:00:00.000Z'
+ */
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** Sysmon's UtcTime format: `2026-01-05 08:00:00.123`. */
+/**
+ * Sysmon's UtcTime format.
+ * @example sysmonTime(0) // => '1970-01-01 00:00:00.000'
+ */
 export function sysmonTime(ms: number): string {
   const iso = new Date(ms).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
@@ -176,6 +182,11 @@ export class World {
   readonly hosts: Host[] = [];
   readonly users: User[] = [];
   readonly domainSid: string;
+  /**
+   * While an attack scenario runs, its processes stay out of the hosts' live trees, so benign
+   * activity never picks them (which would put attack markers into events labelled benign).
+   */
+  attackMode = false;
   private readonly hashes = new Map<string, string>();
 
   constructor(
@@ -266,7 +277,7 @@ export class World {
       parent,
       core,
     };
-    host.procs.push(proc);
+    if (!this.attackMode) host.procs.push(proc);
     return proc;
   }
 
@@ -444,7 +455,10 @@ export class World {
   }
 }
 
-/** Renders a Security-style message: title, tab-indented sections, closing prose. */
+/**
+ * Renders a Security-style message: title, tab-indented sections, closing prose.
+ * @example securityMessage('A new process has been created.', [['Creator Subject', [['Logon ID', '0x3e7']]]])
+ */
 export function securityMessage(title: string, sections: readonly (readonly [string, readonly (readonly [string, string])[]])[], footer?: string): string {
   const parts = [title, ''];
   for (const [header, rows] of sections) {

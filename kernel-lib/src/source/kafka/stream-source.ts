@@ -12,6 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quoteIdent } from '../../engine/quote.js';
 import { getSession, type Session } from '../../engine/session.js';
+import type { Frame } from '../../frame/index.js';
 // The stream floor defines what a source is; importing its types (erased at run time) and the
 // StreamFrame wrapper is the one upward reference, kept to this file (see the report to the lead).
 import type { BatchData, Offsets, StreamSource } from '../../stream/source.js';
@@ -177,38 +178,46 @@ export class KafkaStreamSource implements StreamSource {
   async readBatch(session: Session, start: Offsets, end: Offsets): Promise<BatchData> {
     const maxMessageBytes = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const table = `winlake_kafka_stream_${process.pid}_${++batchCounter}`;
-    const read = await this.withRetry(`reading ${this.topic} ${rangeText(start, end)}`, async (client) => {
-      const ranges = await this.resolveRanges(client, start, end);
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-kstream-'));
-      const writer = new RecordFileWriter(path.join(dir, 'records.tsv'));
-      let bytes = 0;
-      try {
-        await client.fetchRanges(this.topic, ranges, (records) => {
-          for (const r of records) bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
-          writer.add(records);
-        });
-        writer.close();
-        const frame = await recordFilesToFrame(session, [writer.file], { topic: this.topic, maxMessageBytes, maxLineBytes: writer.maxLineBytes, tableName: table });
-        return { frame, records: writer.count, bytes };
-      } catch (err) {
-        await session.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
-        throw err;
-      } finally {
-        writer.close();
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-kstream-'));
+    let fetched: { records: number; bytes: number; maxLineBytes: number };
+    let frame: Frame;
+    try {
+      const file = path.join(dir, 'records.tsv');
+      fetched = await this.fetchToFile(file, start, end);
+      frame = await recordFilesToFrame(session, [file], { topic: this.topic, maxMessageBytes, maxLineBytes: fetched.maxLineBytes, tableName: table });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     let released = false;
     return {
-      frame: read.frame,
-      numRows: read.records,
-      numBytes: read.bytes,
+      frame,
+      numRows: fetched.records,
+      numBytes: fetched.bytes,
       release: async () => {
         if (released) return;
         released = true;
         await session.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
       },
     };
+  }
+
+  /** Fetches the range into a record file; only this part, the talking to Kafka, is retried. */
+  private fetchToFile(file: string, start: Offsets, end: Offsets): Promise<{ records: number; bytes: number; maxLineBytes: number }> {
+    return this.withRetry(`reading ${this.topic} ${rangeText(start, end)}`, async (client) => {
+      const ranges = await this.resolveRanges(client, start, end);
+      // A new writer truncates what a failed attempt left.
+      const writer = new RecordFileWriter(file);
+      let bytes = 0;
+      try {
+        await client.fetchRanges(this.topic, ranges, (records) => {
+          for (const r of records) bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+          writer.add(records);
+        });
+      } finally {
+        writer.close();
+      }
+      return { records: writer.count, bytes, maxLineBytes: writer.maxLineBytes };
+    });
   }
 
   lag(position: Offsets, latest: Offsets): Record<string, number> {
