@@ -2,18 +2,26 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
+import { quoteString } from '../kernel-lib/src/engine/quote.js';
 import { BLOOM_ENABLED_KEY, BLOOM_FPP_KEY, bloomColumns, bloomCopyOptions, bloomCoverage, bloomSkipStage, createBloomFilter } from '../kernel-lib/src/delta/bloom.js';
 import { history } from '../kernel-lib/src/delta/history.js';
 import { DeltaScan } from '../kernel-lib/src/delta/scan.js';
 import { loadSnapshot } from '../kernel-lib/src/delta/snapshot.js';
+import { readDelta } from '../kernel-lib/src/delta/read.js';
 import { writeDelta } from '../kernel-lib/src/delta/write.js';
 import { col } from '../kernel-lib/src/frame/expr.js';
 import { Frame, type ScanReport } from '../kernel-lib/src/frame/frame.js';
+import { rmSync } from 'node:fs';
 import { tempDir, testSession } from './helpers.js';
 
 const session = await testSession();
 const root = tempDir('winlake-bloom-');
 const PYTHON = path.resolve(import.meta.dirname, '..', '.venv', 'bin', 'python');
+
+/** Runs a deltalake script; os._exit skips the interpreter teardown, where deltalake's runtime sometimes aborts under load. */
+function python(script: string): string {
+  return execFileSync(PYTHON, ['-c', `${script}\nimport os, sys\nsys.stdout.flush()\nos._exit(0)\n`], { encoding: 'utf8' }).trim();
+}
 
 /** The scan report of a Frame read straight from a Delta scan. */
 async function explainScan(frame: Frame): Promise<ScanReport> {
@@ -31,9 +39,9 @@ function usersOfFile(k: number): string {
   return `SELECT 'user_' || ((i % 100) * 4 + ${k}) AS user_name, i::BIGINT AS n, 'host' || (i % 7) AS dvc_hostname FROM range(500) t(i)`;
 }
 
+/** A scan of the table; DeltaScan.create adds the bloom stage itself when the table has a bloom index. */
 async function bloomScan(t: string): Promise<{ scan: DeltaScan; frame: Frame }> {
   const scan = await DeltaScan.create(session, t);
-  scan.addStage(bloomSkipStage(session, scan.snapshot));
   return { scan, frame: Frame.fromScan(session, scan) };
 }
 
@@ -58,13 +66,13 @@ test('createBloomFilter records Databricks field metadata in a CREATE BLOOMFILTE
   await assert.rejects(createBloomFilter(t, ['nope']), /no such column/);
   await assert.rejects(createBloomFilter(t, ['n'], { fpp: 1.5 }), /fpp must be between 0 and 1/);
 
-  const out = execFileSync(PYTHON, ['-c', `
+  const out = python(`
 import json
 from deltalake import DeltaTable
 dt = DeltaTable(${JSON.stringify(t)})
 f = [f for f in dt.schema().fields if f.name == 'user_name'][0]
 print(json.dumps({"n": dt.to_pyarrow_table().num_rows, "md": f.metadata.get("delta.bloomFilter.enabled")}))
-`], { encoding: 'utf8' });
+`);
   assert.deepEqual(JSON.parse(out), { n: 500, md: true });
 });
 
@@ -107,13 +115,13 @@ test('bloom stage: = and IN on the bloom column skip files whose filters exclude
 
 test('backfill rewrites files written without native filters (by delta-rs) so the index covers them', async () => {
   const t = path.join(root, 'backfill');
-  execFileSync(PYTHON, ['-c', `
+  python(`
 import pyarrow as pa
 from deltalake import write_deltalake
 for k in range(3):
     users = ['user_%d' % ((i % 60) * 3 + k) for i in range(300)]
     write_deltalake(${JSON.stringify(t)}, pa.table({'user_name': users, 'n': list(range(300))}), mode='append')
-`]);
+`);
   const before = await loadSnapshot(t, { session });
   const r = await createBloomFilter(t, ['user_name'], { session, backfill: true });
   assert.deepEqual(r.coverage, [{ column: 'user_name', filesWithFilter: 0, filesTotal: 3 }]);
@@ -129,4 +137,43 @@ for k in range(3):
   assert.equal(await q.count(), 5);
   const [h] = await history(t, { limit: 1 });
   assert.equal(h!.operation, 'BACKFILL BLOOMFILTER INDEX');
+});
+
+test('readDelta adds the bloom stage by itself; it probes only the files partitions and stats kept', async () => {
+  const t = path.join(root, 'auto');
+  for (let k = 0; k < 4; k++) {
+    await writeDelta(session, `SELECT DATE '2024-05-0${1 + (k % 2)}' AS day, * FROM (${usersOfFile(k)})`, t, { partitionBy: ['day'] });
+  }
+  const plain = await explainScan((await readDelta(session, t)).filter(col('user_name').eq('user_9')));
+  assert.deepEqual(plain.stages.map((s) => s.stage), ['partitions', 'stats'], 'no bloom index: no bloom stage');
+
+  await createBloomFilter(t, ['user_name'], { session });
+  const frame = (await readDelta(session, t)).filter(col('user_name').eq('user_9'));
+  const all = await explainScan(frame);
+  assert.deepEqual(all.stages.map((s) => [s.stage, s.filesSkipped]), [['partitions', 0], ['stats', 0], ['bloom', 3]]);
+  assert.equal(await frame.count(), 5);
+
+  // Files of the pruned day are not probed: deleting them from disk does not disturb the scan.
+  const snap = await loadSnapshot(t, { session });
+  for (const f of snap.files.filter((f) => f.partitionValues.day === '2024-05-02')) rmSync(path.join(t, f.path));
+  const dayOne = (await readDelta(session, t)).filter(col('day').eq('2024-05-01')).filter(col('user_name').eq('user_6'));
+  const report = await explainScan(dayOne);
+  assert.deepEqual(report.stages.map((s) => [s.stage, s.filesSkipped]), [['partitions', 2], ['stats', 0], ['bloom', 1]]);
+  assert.equal(await dayOne.count(), 5);
+});
+
+test("appends after createBloomFilter write filters at the index fpp (when tighter than DuckDB's 0.01)", async () => {
+  const t = path.join(root, 'fpp');
+  const distinct = `SELECT 'user_' || (i % 2000) AS user_name, i::BIGINT AS n FROM range(40000) t(i)`;
+  await writeDelta(session, distinct, t);
+  await createBloomFilter(t, ['user_name'], { session, fpp: 0.0001 });
+  await writeDelta(session, distinct, t);
+  const snap = await loadSnapshot(t, { session });
+  const sizes = await session.rows<{ file_name: string; bytes: bigint }>(
+    `SELECT file_name, sum(bloom_filter_length) AS bytes FROM parquet_metadata([${snap.files.map((f) => quoteString(path.join(t, f.path))).join(', ')}])
+     WHERE path_in_schema = 'user_name' GROUP BY ALL`,
+  );
+  const bytesOf = (add: string): number => Number(sizes.find((r) => r.file_name === path.join(t, add))!.bytes);
+  const [before, after] = snap.files.map((f) => bytesOf(f.path)).sort((a, b) => a - b);
+  assert.ok(after! > before! * 1.3, `filter at fpp 0.0001 (${after} B) should be larger than at DuckDB's 0.01 (${before} B)`);
 });

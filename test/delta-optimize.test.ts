@@ -54,8 +54,9 @@ const actionsOf = async (t: string, v: number): Promise<Action[]> => readCommit(
 const removesOf = (a: Action[]): RemoveAction[] => a.flatMap((x) => ('remove' in x ? [x.remove as RemoveAction] : []));
 const addsOf = (a: Action[]): AddAction[] => a.flatMap((x) => ('add' in x ? [x.add as AddAction] : []));
 
+/** Runs a deltalake script; os._exit skips the interpreter teardown, where deltalake's runtime sometimes aborts under load. */
 function python(script: string): string {
-  return execFileSync(PYTHON, ['-c', script], { encoding: 'utf8' }).trim();
+  return execFileSync(PYTHON, ['-c', `${script}\nimport os, sys\nsys.stdout.flush()\nos._exit(0)\n`], { encoding: 'utf8' }).trim();
 }
 
 test('zOrderedSql interleaves quantile buckets: the first column leads, equal values stay together', async () => {

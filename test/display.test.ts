@@ -15,7 +15,8 @@ import {
   rowCountNotice,
   schemaToHtml,
 } from '../kernel-lib/src/display/index.js';
-import { Frame } from '../kernel-lib/src/frame/index.js';
+import { Frame, type ScanReport } from '../kernel-lib/src/frame/index.js';
+import { formatBytes, isScanReport, scanReportText, scanReportToHtml } from '../kernel-lib/src/display/scan-report.js';
 import { testSession } from './helpers.js';
 
 const session = await testSession();
@@ -189,4 +190,30 @@ test("progressDisplay takes a streaming query's progress as it is (phase duratio
 
 test('escapeHtml covers quotes for attributes', () => {
   assert.equal(escapeHtml(`<a href="x" onclick='y'>&</a>`), '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
+});
+
+test('a scan report reads as files and bytes skipped per stage, escaped', () => {
+  const report: ScanReport = {
+    source: 'delta:/lake/silver/process@v3',
+    filesTotal: 14,
+    bytesTotal: 215_450,
+    stages: [
+      { stage: 'partitions', filesSkipped: 10, bytesSkipped: 150_000 },
+      { stage: 'stats', filesSkipped: 2, bytesSkipped: 33_700 },
+      { stage: 'bloom', filesSkipped: 0, bytesSkipped: 0 },
+    ],
+    filesScanned: 2,
+    bytesScanned: 31_750,
+    predicates: [`("user_name" = 'CORP\\<b>eve</b>')`],
+  };
+  assert.ok(isScanReport(report));
+  assert.ok(!isScanReport({ source: 'x' }) && !isScanReport('plan text') && !isScanReport(null));
+  assert.equal(scanReportText(report), 'reads 2 of 14 files (31.0 KB of 210.4 KB); skipped by partitions 10, stats 2, bloom 0');
+  assert.equal(formatBytes(999), '999 B');
+  assert.equal(formatBytes(5 * 1024 * 1024), '5.0 MB');
+  const html = scanReportToHtml(report, { title: 'after <optimize>' });
+  assert.ok(html.includes('&lt;b&gt;eve&lt;/b&gt;') && !html.includes('<b>eve'));
+  assert.ok(html.includes('after &lt;optimize&gt;'));
+  assert.match(html, /<td>skipped by stats<\/td><td>2<\/td><td>32\.9 KB<\/td>/);
+  assert.match(html, /<tr class="wl-total"><td>read<\/td><td>2<\/td>/);
 });

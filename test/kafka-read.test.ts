@@ -22,13 +22,11 @@ const CORRUPT: { value: string | null; reason: string }[] = [
   { value: `{"message": "${'x'.repeat(1_000_100)}"}`, reason: 'exceeds 1000000 bytes' },
 ];
 
-let session: Session;
-let topic: string;
+const session: Session = await testSession();
+const topic = uniqueTopic('read');
 
 before(async () => {
   await ensureBroker();
-  session = await testSession();
-  topic = uniqueTopic('read');
   const client = createKafkaClient(BOOTSTRAP);
   try {
     await client.createTopic(topic, { partitions: 3 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { ensureTslabKernel, notebookCellsWithOutputs, REPO_ROOT } from '../kernel-lib/src/cli/lab.js';
@@ -8,27 +9,37 @@ import { tempDir } from './helpers.js';
 import { executeNotebook, NotebookCellError, outputText, type ExecutedNotebook } from './notebook-runner.js';
 
 const NOTEBOOKS = path.join(REPO_ROOT, 'notebooks');
+/** Every notebook, in story order (00, 01, ...): later ones read the tables earlier ones wrote. */
 const notebooks = readdirSync(NOTEBOOKS)
   .filter((f) => f.endsWith('.ipynb'))
   .sort();
+
+/**
+ * Notebooks written against an API another part of the project has not delivered yet: they run,
+ * but a failure is reported as a todo instead of failing the suite. Empty when all is wired.
+ */
+const PENDING: Readonly<Record<string, string>> = {};
+
+/**
+ * One lakehouse and one Kafka topic for the whole series, fresh per run (the notebooks default to
+ * `.winlake/lakehouse-nb` and topic `winlogbeat` when run by hand). Sizes stay small so CI is quick.
+ */
+const SERIES_ENV: NodeJS.ProcessEnv = {
+  WINLAKE_HOME: path.join(tempDir('winlake-nb-lake-'), 'lakehouse'),
+  WINLAKE_NOTEBOOK_TOPIC: `winlogbeat-nb-${randomUUID().slice(0, 8)}`,
+  WINLAKE_NOTEBOOK_EVENTS: process.env.WINLAKE_NOTEBOOK_EVENTS ?? '3000',
+};
 
 before(async () => {
   // A fresh machine has neither the venv's Jupyter packages, the kernelspec nor the build.
   await ensureTslabKernel({ quiet: true });
   const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const needed = ['display/index.js', 'frame/index.js', 'engine/session.js'].map((f) => path.join(REPO_ROOT, 'kernel-lib', 'dist', f));
+  const needed = ['index.js', 'index.d.ts'].map((f) => path.join(REPO_ROOT, 'kernel-lib', 'dist', f));
   // `npm test` has just built; rebuild only when a source file is newer than the build.
   if (needed.some((f) => !existsSync(f) || statSync(f).mtimeMs < newestMtime(path.join(REPO_ROOT, 'kernel-lib', 'src')))) {
     const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
     // tsc emits despite type errors elsewhere; what matters here is that the notebooks' imports exist.
     for (const built of needed) assert.ok(existsSync(built), `build did not emit ${built}:\n${build.stdout}${build.stderr}`);
-  }
-});
-
-test('committed notebooks carry no outputs (strip them with `npm run lab -- strip`)', () => {
-  assert.ok(notebooks.includes('00-smoke.ipynb'));
-  for (const nb of notebooks) {
-    assert.deepEqual(notebookCellsWithOutputs(path.join(NOTEBOOKS, nb)), [], `${nb} has outputs in these code cells`);
   }
 });
 
@@ -38,25 +49,84 @@ function newestMtime(dir: string): number {
     .reduce((newest, e) => Math.max(newest, statSync(path.join(e.parentPath, e.name)).mtimeMs), 0);
 }
 
-const executed = new Map<string, ExecutedNotebook>();
+interface NotebookJson {
+  cells: { cell_type: string; source: string | string[] }[];
+}
 
-for (const nb of notebooks) {
-  test(`notebook ${nb} runs without errors on the tslab kernel`, async () => {
-    const result = await executeNotebook(path.join(NOTEBOOKS, nb), { timeoutSec: 300 });
+function codeOf(nb: string): string[] {
+  const json = JSON.parse(readFileSync(path.join(NOTEBOOKS, nb), 'utf8')) as NotebookJson;
+  return json.cells.filter((c) => c.cell_type === 'code').map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source));
+}
+
+test('committed notebooks carry no outputs (strip them with `npm run strip-notebooks`)', () => {
+  assert.deepEqual(notebooks.slice(0, 5), [
+    '00-smoke.ipynb',
+    '01-stream-to-bronze.ipynb',
+    '02-bronze-to-silver.ipynb',
+    '03-optimise-and-hunt.ipynb',
+    '04-prototype-a-cim-mapping.ipynb',
+  ]);
+  for (const nb of notebooks) {
+    assert.deepEqual(notebookCellsWithOutputs(path.join(NOTEBOOKS, nb)), [], `${nb} has outputs in these code cells`);
+  }
+});
+
+test('notebooks import winlake as a user would, never its sources or build folder', () => {
+  for (const nb of notebooks) {
+    const code = codeOf(nb).join('\n');
+    assert.match(code, /from 'winlake'/, `${nb} imports from 'winlake'`);
+    assert.doesNotMatch(code, /from '\.\.?\/[^']*kernel-lib/, `${nb} must not import kernel-lib paths`);
+  }
+});
+
+const executed = new Map<string, ExecutedNotebook>();
+/** `WINLAKE_NOTEBOOKS=00,01` runs only those (by number prefix): handy while writing one. */
+const only = process.env.WINLAKE_NOTEBOOKS?.split(',').map((s) => s.trim()).filter(Boolean);
+const selected = only ? notebooks.filter((nb) => only.some((prefix) => nb.startsWith(prefix))) : notebooks;
+
+/** The outputs of a notebook of this run; skips the calling test when the notebook was not selected. */
+function ran(t: { skip: (message: string) => void }, nb: string): ExecutedNotebook | undefined {
+  if (!selected.includes(nb)) {
+    t.skip(`${nb} not selected by WINLAKE_NOTEBOOKS`);
+    return undefined;
+  }
+  const result = executed.get(nb);
+  assert.ok(result, `${nb} ran`);
+  return result;
+}
+
+for (const nb of selected) {
+  const pending = PENDING[nb];
+  test(`notebook ${nb} runs without errors on the tslab kernel`, pending ? { todo: pending } : {}, async (t) => {
+    // The series shares state: after a failure, the notebooks that read its tables cannot run.
+    const earlier = selected.slice(0, selected.indexOf(nb)).filter((n) => n !== '00-smoke.ipynb' && !executed.has(n));
+    if (nb !== '00-smoke.ipynb' && earlier.length > 0) {
+      t.skip(`${earlier.join(', ')} did not run to the end`);
+      return;
+    }
+    const result = await executeNotebook(path.join(NOTEBOOKS, nb), { timeoutSec: 300, env: SERIES_ENV });
     executed.set(nb, result);
-    console.log(`# ${nb}: ${result.cells.length} code cells in ${result.durationMs} ms`);
+    t.diagnostic(`${nb}: ${result.cells.length} code cells in ${result.durationMs} ms`);
   });
 }
 
-test('the smoke notebook shows an escaped table, a schema tree, SVG charts and a process tree', () => {
-  const nb = executed.get('00-smoke.ipynb');
-  assert.ok(nb, 'the smoke notebook ran');
-  const html = nb.cells.flatMap((c) =>
+function htmlOutputs(nb: ExecutedNotebook): string[] {
+  return nb.cells.flatMap((c) =>
     c.outputs.flatMap((o) => {
       const h = o.data?.['text/html'];
       return h === undefined ? [] : [Array.isArray(h) ? h.join('') : h];
     }),
   );
+}
+
+function textOutputs(nb: ExecutedNotebook): string {
+  return nb.cells.flatMap((c) => c.outputs.map(outputText)).join('\n');
+}
+
+test('the smoke notebook shows an escaped table, a schema tree, SVG charts and a process tree', (t) => {
+  const nb = ran(t, '00-smoke.ipynb');
+  if (!nb) return;
+  const html = htmlOutputs(nb);
   const table = html.find((h) => h.includes('class="wl-frame"'));
   assert.ok(table, 'an HTML table');
   assert.ok(table.includes('&lt;script&gt;alert(1)&lt;/script&gt;') && !table.includes('<script>alert'));
@@ -68,6 +138,20 @@ test('the smoke notebook shows an escaped table, a schema tree, SVG charts and a
   assert.equal(progress.length, 1, 'progress redraws one block in place');
   assert.ok(progress[0]!.includes('3 batches, 6,000 rows'));
   assert.ok(nb.cells.some((c) => c.outputs.some((o) => outputText(o).includes('smoke ok: 5 events'))));
+});
+
+test('01 streams the topic into bronze in several micro-batches and quarantines the broken records', (t) => {
+  const nb = ran(t, '01-stream-to-bronze.ipynb');
+  if (!nb) return;
+  const html = htmlOutputs(nb);
+  assert.ok(html.some((h) => h.includes('<code>winlog</code>')), 'the Kafka frame schema tree');
+  const progress = html.filter((h) => h.includes('class="wl-progress"'));
+  assert.ok(progress.some((h) => /[2-9] batches|\d\d+ batches/.test(h)), 'several micro-batches shown');
+  const text = textOutputs(nb);
+  assert.match(text, /_event_date=2026-01-05\/_sourcetype=Microsoft-Windows-Sysmon%2FOperational/);
+  assert.match(text, /txn: \{"appId":"[^"]+","version":\d+/);
+  assert.match(text, /restarted query: 0 new batches/);
+  assert.match(text, /bronze ok: \d+ events \+ 2 quarantined/);
 });
 
 test('a failing cell is reported with its source and error output', async () => {

@@ -29,4 +29,20 @@ export {
   type OssemDictionary,
   type OssemField,
 } from './ossem.js';
-export { buildPacks, ossemDictionaryFor, ENVELOPE_REASONS, REFERENCE_PROCESS_TRANSFORMS } from './generate-packs.js';
+export {
+  buildPacks,
+  ossemDictionaryFor,
+  ENVELOPE_REASONS,
+  PROCESS_NAME_EXPR,
+  PROCESS_NAME_STAGING,
+  PROCESS_PACK_TRANSFORMS,
+  REFERENCE_PROCESS_TRANSFORMS,
+} from './generate-packs.js';
+export {
+  buildSilver,
+  createSilverSink,
+  type BuildSilverOptions,
+  type SilverBatchInfo,
+  type SilverResult,
+  type SilverTableResult,
+} from './build-silver.js';

@@ -7,7 +7,7 @@ import { closeSession, getSession } from '../engine/session.js';
 import { col } from '../frame/index.js';
 import { buildSilver } from '../cim/build-silver.js';
 import { addIngestMeta, parseWinlogbeat } from '../winlogbeat/parse.js';
-import { simulateNdjson } from '../winlogbeat/simulate.js';
+import { simulateNdjson, type SimulateOptions } from '../winlogbeat/simulate.js';
 import { readEventFiles } from '../winlogbeat/convert.js';
 import { startBroker, brokerOptions } from '../source/kafka/broker.js';
 import { produce } from '../source/kafka/produce.js';
@@ -21,6 +21,15 @@ import type { ScanReport } from '../frame/index.js';
 
 /** The real recording replayed by the demo (OTRF Security-Datasets, MIT): PsExec + LSA secrets dump. */
 const MORDOR_FILE = 'cmd_psexec_lsa_secrets_dump.json';
+
+/**
+ * What the demo simulates: a week of 25 hosts and 60 users, 1% attack events. Seed 5 runs all five
+ * attack scenarios within the first 2,500 events, so even a small demo has each of them to find.
+ * @example const truth = [...simulateWithTruth(demoSimulation(3000, new Date()))];
+ */
+export function demoSimulation(events: number, start: Date): SimulateOptions {
+  return { count: events, seed: 5, start, span: 7 * 86_400_000, hosts: 25, users: 60, attackRate: 0.01 };
+}
 
 /** The demo's knobs, from the environment so CI can shrink it. */
 interface DemoConfig {
@@ -84,7 +93,8 @@ export async function demoCommand(_argv: string[]): Promise<number> {
 
     step('4. silver: every OSSEM mapping pack');
     const silver = await buildSilver(BRONZE_TABLE, { catalog: cfg.catalog });
-    for (const t of silver.tables) say(`${t.table.padEnd(24)} +${t.rows.toLocaleString('en-US')} rows`);
+    const silverRows = silver.tables.reduce((sum, t) => sum + t.rows, 0);
+    say(`${silver.bronzeRows.toLocaleString('en-US')} new bronze rows → +${silverRows.toLocaleString('en-US')} rows in ${silver.tables.length} silver tables`);
 
     step('5. optimise Process: Z-order by process_name, event_id; bloom filter on user_name');
     const session = await getSession();
@@ -114,7 +124,7 @@ export async function demoCommand(_argv: string[]): Promise<number> {
 async function ingestThroughKafka(cfg: DemoConfig, step: (name: string) => void): Promise<void> {
   const brokers = `127.0.0.1:${brokerOptions().outsidePort}`;
   step(`2. produce to topic '${cfg.topic}'`);
-  const sim = await produce(simulateNdjson({ count: cfg.events, seed: 42, start: daysAgo(7), span: 7 * 86_400_000, hosts: 25, users: 60, attackRate: 0.01 }), {
+  const sim = await produce(simulateNdjson(demoSimulation(cfg.events, daysAgo(7))), {
     brokers,
     topic: cfg.topic,
     batchSize: 1000,
@@ -133,8 +143,14 @@ async function ingestThroughKafka(cfg: DemoConfig, step: (name: string) => void)
     catalog: cfg.catalog,
     queryName: `demo_${cfg.topic}`,
     trigger: { availableNow: true },
-    onProgress: (p) =>
-      say(`batch ${p.batchId}: ${p.numInputRows} rows in ${p.durationMs.total} ms (${Math.round(p.processedRowsPerSecond)}/s), lag ${Object.values(p.lag).reduce((a, b) => a + b, 0)}`),
+    onProgress: (p) => {
+      const lag = Object.values(p.lag).reduce((a, b) => a + b, 0);
+      say(
+        `batch ${p.batchId}: ${p.numInputRows.toLocaleString('en-US')} rows in ${seconds(p.durationMs.total)} ` +
+          `(read ${seconds(p.durationMs.read)}, write ${seconds(p.durationMs.write)}; ${Math.round(p.processedRowsPerSecond).toLocaleString('en-US')}/s), ` +
+          `${lag.toLocaleString('en-US')} left on the topic`,
+      );
+    },
   });
   await query.awaitTermination();
   await query.stop();
@@ -146,7 +162,7 @@ async function ingestFromFiles(cfg: DemoConfig, step: (name: string) => void): P
   try {
     const file = path.join(dir, 'simulated.ndjson');
     const out = createWriteStream(file);
-    for (const line of simulateNdjson({ count: cfg.events, seed: 42, start: daysAgo(7), span: 7 * 86_400_000, hosts: 25, users: 60, attackRate: 0.01 })) {
+    for (const line of simulateNdjson(demoSimulation(cfg.events, daysAgo(7)))) {
       if (!out.write(`${line}\n`)) await once(out, 'drain');
     }
     out.end();
@@ -161,6 +177,8 @@ async function ingestFromFiles(cfg: DemoConfig, step: (name: string) => void): P
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 function daysAgo(days: number): Date {
   const d = new Date(Date.now() - days * 86_400_000);
@@ -189,26 +207,38 @@ function scanLine(r: ScanReport): string {
   return `${r.filesScanned}/${r.filesTotal} files, ${(r.bytesScanned / 1e6).toFixed(2)}/${(r.bytesTotal / 1e6).toFixed(2)} MB read`;
 }
 
-/** A few hunts over the silver tables, as a detection engineer would start. */
+/** One hunt: the events of a silver table matching a SQL condition. */
+interface Hunt {
+  name: string;
+  table: string;
+  where: string;
+}
+
+/**
+ * A few hunts over the silver tables, as a detection engineer would start: one per attack scenario
+ * of the simulator, and the PsExec + `reg save` of the replayed Mordor recording.
+ */
+const HUNTS: readonly Hunt[] = [
+  { name: 'T1059.001 encoded PowerShell command line', table: 'Process', where: `event_id = '1' AND process_command_line ILIKE '%powershell%' AND regexp_matches(process_command_line, '\\s-(e|en|enc|enco|encodedcommand)\\s', 'i')` },
+  { name: 'T1003.001 lsass.exe opened with full access', table: 'ProcessAccess', where: `target_process_file_path ILIKE '%\\lsass.exe' AND upper(process_granted_access) IN ('0X1FFFFF', '0X1010', '0X1410', '0X143A', '0X1438')` },
+  { name: 'T1569.002 PsExec service pipe (\\PSEXESVC)', table: 'Process', where: `event_id = '18' AND pipe_name ILIKE '\\PSEXESVC%'` },
+  { name: 'T1003.004 registry hive saved (reg save HKLM)', table: 'Process', where: `event_id = '1' AND regexp_matches(process_command_line, 'reg(\\.exe)?"?\\s+save\\s+hklm\\\\(sam|security|system)', 'i')` },
+  { name: 'T1053.005 scheduled task created (schtasks /create)', table: 'Process', where: `event_id = '1' AND process_command_line ILIKE '%schtasks%/create%'` },
+  { name: 'T1105 certutil / bitsadmin download', table: 'Process', where: `event_id = '1' AND (process_command_line ILIKE '%certutil%urlcache%' OR process_command_line ILIKE '%bitsadmin%transfer%')` },
+];
+
+/** Runs {@link HUNTS}; one line each: `- <name>: <n> events on <h> hosts (a, b, …)`. */
 async function printHunts(catalog: Catalog): Promise<void> {
   say('\nhunting results:');
-  const hunts: { name: string; table: string; where: string }[] = [
-    { name: 'encoded PowerShell command lines', table: 'Process', where: `event_id = '1' AND process_command_line ILIKE '%powershell%' AND regexp_matches(process_command_line, '\\s-(e|en|enc|enco|encodedcommand)\\s', 'i')` },
-    { name: 'access to lsass.exe memory', table: 'ProcessAccess', where: `target_process_file_path ILIKE '%\\lsass.exe'` },
-    { name: 'PsExec service pipe (\\PSEXESVC)', table: 'Process', where: `event_id IN ('17', '18') AND pipe_name ILIKE '%PSEXESVC%'` },
-    { name: 'certutil / bitsadmin downloads', table: 'Process', where: `event_id = '1' AND (process_command_line ILIKE '%certutil%urlcache%' OR process_command_line ILIKE '%bitsadmin%transfer%')` },
-  ];
-  for (const hunt of hunts) {
-    let df;
-    try {
-      df = await readTable(hunt.table, { catalog });
-    } catch {
-      say(`- ${hunt.name}: table ${hunt.table} is empty`);
+  for (const hunt of HUNTS) {
+    if (!catalog.find(hunt.table)) {
+      say(`- ${hunt.name}: 0 events (no ${hunt.table} table)`);
       continue;
     }
-    const hits = df.filter(hunt.where);
+    const hits = (await readTable(hunt.table, { catalog })).filter(hunt.where);
     const n = await hits.count();
     const hosts = n ? (await hits.select('dvc_hostname').distinct().orderBy('dvc_hostname').toRows<{ dvc_hostname: string }>()).map((r) => r.dvc_hostname) : [];
-    say(`- ${hunt.name}: ${n} events${hosts.length ? ` on ${hosts.slice(0, 6).join(', ')}${hosts.length > 6 ? ', …' : ''}` : ''}`);
+    const shown = hosts.length > 4 ? `${hosts.slice(0, 4).join(', ')}, …` : hosts.join(', ');
+    say(`- ${hunt.name}: ${n} event${n === 1 ? '' : 's'}${n ? ` on ${hosts.length} host${hosts.length === 1 ? '' : 's'} (${shown})` : ''}`);
   }
 }

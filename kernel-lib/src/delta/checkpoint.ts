@@ -9,7 +9,7 @@ import path from 'node:path';
 import { quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import { DELTA_LOG_DIR, checkpointFileName } from './actions.js';
-import { loadSnapshot } from './snapshot.js';
+import { loadSnapshot, type Snapshot } from './snapshot.js';
 
 const STRING_MAP = 'MAP(VARCHAR, VARCHAR)';
 
@@ -35,10 +35,12 @@ export interface CheckpointInfo {
 /**
  * Writes a classic checkpoint of the table at `version` and points `_last_checkpoint` at it
  * (unless it already names a newer one). Safe to run twice or concurrently: both write the same state.
+ * A writer that already holds the state at `version` passes it as `state` to spare a log replay.
  * @example await writeCheckpoint(session, '/lake/t', 20);
  */
-export async function writeCheckpoint(session: Session, tablePath: string, version: number): Promise<CheckpointInfo> {
-  const snapshot = await loadSnapshot(tablePath, { version, session, skipReadCheck: true });
+export async function writeCheckpoint(session: Session, tablePath: string, version: number, state?: Snapshot): Promise<CheckpointInfo> {
+  if (state && state.version !== version) throw new Error(`writeCheckpoint: the state given is version ${state.version}, not ${version}`);
+  const snapshot = state ?? (await loadSnapshot(tablePath, { version, session, skipReadCheck: true }));
   if (snapshot.protocol.writerFeatures?.includes('v2Checkpoint')) {
     throw new Error(`${tablePath} uses v2 checkpoints; winlake writes classic checkpoints only`);
   }

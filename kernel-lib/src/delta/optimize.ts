@@ -13,7 +13,7 @@ import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import { Expr, renderExpr, type ExprNode } from '../frame/expr.js';
 import type { Action, AddAction, FileStats, RemoveAction } from './actions.js';
-import { bloomCopyOptions } from './bloom.js';
+import { bloomCopyOptions } from './bloom-index.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { ConcurrentModificationError, commitActions, type CommitResult } from './commit.js';
 import { columnMappingMode } from './features.js';
@@ -25,7 +25,7 @@ import type { StructField, StructType } from './schema/from-spark.js';
 import { partitionValueOf, resolveColumn } from './skipping.js';
 import { loadSnapshot, type Snapshot } from './snapshot.js';
 import { fileStats } from './stats.js';
-import { zOrderedSql } from './zorder.js';
+import { zOrderKeyedSql } from './zorder.js';
 
 /** Delta's default target for OPTIMIZE output files (delta-rs: `delta.targetFileSize`). */
 export const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
@@ -387,8 +387,8 @@ async function writeRewrittenFiles(session: Session, snapshot: Snapshot, files: 
   const partNames = new Set(partFields.map((f) => f.name));
   const dataFields = snapshot.schema.fields.filter((f) => !partNames.has(f.name));
   const scanSql = await DeltaScan.fromSnapshot(session, { ...snapshot, files: [...files] }).toSql([]);
-  let sql = `SELECT ${dataFields.map((f) => quoteIdent(f.name)).join(', ')} FROM (${scanSql}) AS __winlake_rows`;
-  if (spec.zOrderBy && spec.zOrderBy.length > 0) sql = zOrderedSql(sql, spec.zOrderBy);
+  const columns = dataFields.map((f) => quoteIdent(f.name)).join(', ');
+  let sql = `SELECT ${columns} FROM (${scanSql}) AS __winlake_rows`;
 
   const first = files[0]!;
   const partitionValues = { ...first.partitionValues };
@@ -402,7 +402,17 @@ async function writeRewrittenFiles(session: Session, snapshot: Snapshot, files: 
   // Written under a staging folder first: a crash leaves no half-written file among the data files.
   const staging = path.join(tablePath, `_winlake_staging_${randomUUID()}`);
   let target: string;
-  if (rowsPerFile !== undefined) {
+  if (spec.zOrderBy && spec.zOrderBy.length > 0) {
+    // Each output file is an exact run of the Z-order (its number computed in SQL), so file
+    // membership does not depend on how DuckDB parallelises the write.
+    const key = quoteIdent('__winlake_zorder_key');
+    const fileNo = quoteIdent('__winlake_file_no');
+    const perFile = rowsPerFile ?? Number.MAX_SAFE_INTEGER;
+    sql = `SELECT ${columns}, (row_number() OVER (ORDER BY ${key}) - 1) // ${perFile} AS ${fileNo}
+      FROM (${zOrderKeyedSql(sql, spec.zOrderBy, '__winlake_zorder_key')}) AS __winlake_k ORDER BY ${key}`;
+    target = staging;
+    copyOptions.push(`FILENAME_PATTERN 'part-{uuid}'`, `PARTITION_BY (${fileNo})`);
+  } else if (rowsPerFile !== undefined) {
     target = staging;
     copyOptions.push(`FILENAME_PATTERN 'part-{uuid}'`, `ROW_GROUPS_PER_FILE ${Math.max(1, Math.round(rowsPerFile / rowGroup))}`);
   } else {

@@ -9,6 +9,7 @@ import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import { renderExpr, type ExprNode } from '../frame/expr.js';
 import type { ScanReport, ScanSource } from '../frame/frame.js';
+import { bloomColumns, bloomSkipStage } from './bloom-index.js';
 import { columnMappingMode, type ColumnMappingMode } from './features.js';
 import { dataFilePath } from './log.js';
 import { partitionLiteralSql } from './partition-values.js';
@@ -20,7 +21,10 @@ import { duckdbType, physicalName, type DataType, type StructField } from './sch
 export interface DeltaScanOptions {
   version?: number;
   timestamp?: Date | string | number;
-  /** Stages run after partition pruning and statistics, in order. */
+  /**
+   * Stages run after partition pruning and statistics, in order. A table with a bloom filter index
+   * gets a bloom stage first ({@link bloomSkipStage}); a stage named 'bloom' here replaces it.
+   */
   stages?: SkipStage[];
 }
 
@@ -81,7 +85,10 @@ export class DeltaScan implements ScanSource {
     if (opts.version !== undefined) snapOpts.version = opts.version;
     if (opts.timestamp !== undefined) snapOpts.timestamp = opts.timestamp;
     const snapshot = await loadSnapshot(tablePath, snapOpts);
-    return new DeltaScan(session, snapshot, opts.stages ?? []);
+    const scan = new DeltaScan(session, snapshot, []);
+    if (bloomColumns(snapshot.schema).length > 0) scan.addStage(bloomSkipStage(session, snapshot));
+    for (const stage of opts.stages ?? []) scan.addStage(stage);
+    return scan;
   }
 
   /** A scan over an already loaded snapshot. */
@@ -89,9 +96,11 @@ export class DeltaScan implements ScanSource {
     return new DeltaScan(session, snapshot, stages);
   }
 
-  /** Adds a skipping stage after the existing ones (e.g. a bloom-filter stage). */
+  /** Adds a skipping stage after the existing ones; one with the same name as an existing stage replaces it. */
   addStage(stage: SkipStage): void {
-    this.stages.push(stage);
+    const same = this.stages.findIndex((s) => s.name === stage.name);
+    if (same >= 0) this.stages[same] = stage;
+    else this.stages.push(stage);
   }
 
   /** Runs the stages; returns the files kept and what each stage skipped. */
@@ -103,6 +112,7 @@ export class DeltaScan implements ScanSource {
         stages.push({ stage: stage.name, filesSkipped: 0, bytesSkipped: 0 });
         continue;
       }
+      await stage.prepare?.(kept, predicates, this.context);
       const next: ScanFile[] = [];
       let bytesSkipped = 0;
       for (const f of kept) {

@@ -31,6 +31,11 @@ export interface SkipContext {
  */
 export interface SkipStage {
   name: string;
+  /**
+   * Called once per scan, before `keep`, with the files the earlier stages kept: a stage that looks
+   * files up in one batch (bloom filters) does it here, for these candidates only.
+   */
+  prepare?(candidates: readonly ScanFile[], predicates: readonly ExprNode[], context: SkipContext): void | Promise<void>;
   keep(file: ScanFile, predicates: readonly ExprNode[], context: SkipContext): boolean | Promise<boolean>;
 }
 

@@ -202,3 +202,119 @@ export async function fileStats(
   }
   return result;
 }
+
+/** Per-column statistics of one written file, as DuckDB's `COPY ... (RETURN_STATS true)` reports them. */
+export type CopyColumnStatistics = ReadonlyMap<string, ReadonlyMap<string, string>>;
+
+/**
+ * The `column_statistics` key DuckDB uses for a leaf column: each path part double-quoted
+ * (inner quotes doubled), joined with dots.
+ */
+function copyStatsKey(path: readonly string[]): string {
+  return path.map((p) => `"${p.replaceAll('"', '""')}"`).join('.');
+}
+
+const INTEGER_TEXT = /^-?\d+$/;
+const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+const DATE_TEXT = /^\d{4}-\d{2}-\d{2}$/;
+/** DuckDB's text of a TIMESTAMP / TIMESTAMPTZ value: `2024-05-01 12:00:00.123456[+00[:00]]`. */
+const TIMESTAMP_TEXT = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([+-])(\d{2})(?::?(\d{2}))?)?$/;
+
+/**
+ * Renders a DuckDB statistic's text as the JSON text Delta stats hold, or undefined when there is
+ * no faithful bound (infinities, NaN, out-of-range dates). Timestamps keep millisecond precision,
+ * like Spark's stats (readers widen a max by 1 ms for this).
+ */
+function renderStat(type: string, text: string): string | undefined {
+  switch (type) {
+    case 'byte':
+    case 'short':
+    case 'integer':
+    case 'long':
+      return INTEGER_TEXT.test(text) ? text : undefined;
+    case 'float':
+    case 'double': {
+      const n = Number(text);
+      if (!Number.isFinite(n)) return undefined;
+      // A float statistic is the exact float value, written at double precision (as a DOUBLE cast would).
+      if (type === 'float') return String(Math.fround(n));
+      return JSON_NUMBER.test(text) ? text : String(n);
+    }
+    case 'date':
+      return DATE_TEXT.test(text) ? JSON.stringify(text) : undefined;
+    case 'timestamp':
+    case 'timestamp_ntz': {
+      const m = TIMESTAMP_TEXT.exec(text);
+      if (!m) return undefined;
+      const millis = (m[3] ?? '').padEnd(3, '0').slice(0, 3);
+      if (type === 'timestamp_ntz') return JSON.stringify(`${m[1]}T${m[2]}.${millis}`);
+      const offsetMinutes = m[4] ? (m[4] === '-' ? -1 : 1) * (Number(m[5]) * 60 + Number(m[6] ?? 0)) : 0;
+      if (offsetMinutes === 0) return JSON.stringify(`${m[1]}T${m[2]}.${millis}Z`);
+      const utc = new Date(Date.parse(`${m[1]}T${m[2]}.${millis}Z`) - offsetMinutes * 60_000);
+      return Number.isNaN(utc.getTime()) ? undefined : JSON.stringify(utc.toISOString());
+    }
+    default:
+      return type.startsWith('decimal(') && DECIMAL_TEXT.test(text) ? text : undefined;
+  }
+}
+
+/**
+ * Delta `stats` JSON for one file from the statistics DuckDB reports while writing it
+ * (`COPY ... (RETURN_STATS true)`): no footer is read back. Same result as {@link fileStats}, except
+ * that a float column holding NaN gets no bounds (a NaN sorts above every number, so a max that
+ * leaves it out would skip files wrongly).
+ * @example
+ * const [row] = await session.rows(`COPY (...) TO 'f.parquet' (FORMAT parquet, RETURN_STATS true)`);
+ * const stats = statsFromCopy(row.count, toStatsMap(row.column_statistics), dataSchema);
+ */
+export function statsFromCopy(numRecords: bigint | number, columns: CopyColumnStatistics, dataSchema: StructType, opts: StatsOptions = {}): string {
+  const limit = opts.numIndexedCols ?? DEFAULT_NUM_INDEXED_COLS;
+  const min: JsonTree = {};
+  const max: JsonTree = {};
+  const nulls: JsonTree = {};
+  parquetLeaves(dataSchema).forEach((leaf, id) => {
+    if ((limit >= 0 && id >= limit) || !leaf.path) return;
+    const st = columns.get(copyStatsKey(leaf.path));
+    if (!st) return;
+    const nullCount = st.get('null_count');
+    if (nullCount !== undefined && INTEGER_TEXT.test(nullCount)) setPath(nulls, leaf.path, new RawJson(nullCount));
+    if (!(MIN_MAX_TYPES.has(leaf.type) || leaf.type.startsWith('decimal('))) return;
+    const lo = st.get('min');
+    const hi = st.get('max');
+    if (lo === undefined || hi === undefined || st.get('has_nan') === 'true') return;
+    if (leaf.type === 'string') {
+      const cut = truncateMaxString(hi);
+      if (cut === undefined) return;
+      setPath(min, leaf.path, new RawJson(JSON.stringify(truncateMinString(lo))));
+      setPath(max, leaf.path, new RawJson(JSON.stringify(cut)));
+      return;
+    }
+    const a = renderStat(leaf.type, lo);
+    const b = renderStat(leaf.type, hi);
+    if (a === undefined || b === undefined) return;
+    setPath(min, leaf.path, new RawJson(a));
+    setPath(max, leaf.path, new RawJson(b));
+  });
+  return `{"numRecords":${String(numRecords)},"minValues":${renderTree(min)},"maxValues":${renderTree(max)},"nullCount":${renderTree(nulls)}}`;
+}
+
+/**
+ * Converts a DuckDB `MAP(VARCHAR, MAP(VARCHAR, VARCHAR))` value as the node client returns it
+ * (arrays of `{key, value}` entries) to nested Maps.
+ * @example toStatsMap([{ key: '"a"', value: [{ key: 'min', value: '1' }] }]).get('"a"')?.get('min') // => '1'
+ */
+export function toStatsMap(value: unknown): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  if (!Array.isArray(value)) return out;
+  for (const entry of value as { key: unknown; value: unknown }[]) {
+    const inner = new Map<string, string>();
+    if (Array.isArray(entry.value)) {
+      for (const kv of entry.value as { key: unknown; value: unknown }[]) {
+        if (kv.value !== null && kv.value !== undefined) inner.set(String(kv.key), String(kv.value));
+      }
+    }
+    out.set(String(entry.key), inner);
+  }
+  return out;
+}

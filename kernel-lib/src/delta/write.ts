@@ -12,12 +12,11 @@ import type { Frame } from '../frame/frame.js';
 import type { Action, AddAction, MetadataAction, ProtocolAction, RemoveAction } from './actions.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { ConcurrentModificationError, WINLAKE_ENGINE, commitActions } from './commit.js';
-import { latestVersion } from './log.js';
 import { duckdbPartitionValues, partitionDir, partitionValueSql, toAddPath } from './partition-path.js';
 import { duckdbType, type StructField, type StructType } from './schema/from-spark.js';
 import { diffSchemas, schemaToString, sparkSchemaFromDuckDB } from './schema/to-spark.js';
-import { loadSnapshot, type Snapshot } from './snapshot.js';
-import { fileStats } from './stats.js';
+import { statsFromCopy, toStatsMap } from './stats.js';
+import { currentTableState, recordCommit, recordCreate, snapshotOf, type TableState } from './table-state.js';
 
 /** How {@link writeDelta} writes. */
 export interface WriteOptions {
@@ -56,6 +55,14 @@ export interface WriteResult {
 const DEFAULT_CHECKPOINT_INTERVAL = 10;
 
 /**
+ * Data-file compression: zstd at level 1. Measured on the 2M-row benchmark (2 cores): level 1 takes
+ * about 30% less CPU than DuckDB's default level 3 for 1-commit writes and about half for 20k-row
+ * appends, and its files were no larger (174 vs 183 MB); snappy was no faster than zstd level 1 and
+ * made files 1.9x as large.
+ */
+export const DATA_FILE_COMPRESSION: readonly string[] = ['COMPRESSION zstd', 'COMPRESSION_LEVEL 1'];
+
+/**
  * Writes rows (a Frame or a SQL query) to a Delta table, creating it if absent.
  *
  * @example
@@ -87,8 +94,8 @@ async function writeOnce(session: Session, source: Frame | string, tablePathIn: 
   const dataSchema = sparkSchemaFromDuckDB(described.columnNames(), described.columnTypes());
   if (dataSchema.fields.length === 0) throw new Error('the data to write has no columns');
 
-  const readVersion = await latestVersion(tablePath);
-  const snapshot = readVersion >= 0 ? await loadSnapshot(tablePath, { version: readVersion, session, skipReadCheck: true }) : undefined;
+  const snapshot = await currentTableState(session, tablePath);
+  const readVersion = snapshot?.version ?? -1;
   if (snapshot && mode === 'errorIfExists') throw new Error(`the Delta table ${tablePath} already exists (mode errorIfExists)`);
   if (snapshot) assertWritable(snapshot, mode);
 
@@ -105,7 +112,7 @@ async function writeOnce(session: Session, source: Frame | string, tablePathIn: 
   if (plan.metadata) actions.push({ metaData: plan.metadata });
   if (opts.txn) actions.push({ txn: { appId: opts.txn.appId, version: opts.txn.version, lastUpdated: now } });
   if (snapshot && mode === 'overwrite') {
-    for (const f of snapshot.files) {
+    for (const f of snapshot.files.values()) {
       const remove: RemoveAction = {
         path: f.path,
         deletionTimestamp: now,
@@ -120,7 +127,7 @@ async function writeOnce(session: Session, source: Frame | string, tablePathIn: 
   for (const add of written.files) actions.push({ add });
 
   const partitionBy = plan.partitionColumns;
-  const { version } = await commitActions(tablePath, actions, {
+  const { version, commitInfo } = await commitActions(tablePath, actions, {
     readVersion,
     isBlindAppend: mode !== 'overwrite',
     readWholeTable: mode === 'overwrite',
@@ -134,12 +141,15 @@ async function writeOnce(session: Session, source: Frame | string, tablePathIn: 
     engineInfo: `${WINLAKE_ENGINE} duckdb/${await duckdbVersion(session)}`,
   });
 
+  const committed = [{ commitInfo }, ...actions];
+  const after = snapshot ? await recordCommit(snapshot, version, committed) : await recordCreate(tablePath, version, committed);
+
   const result: WriteResult = { version, skipped: false, files: written.files, numRows: written.numRows, numBytes: written.numBytes };
   const configuration = plan.metadata?.configuration ?? snapshot?.metadata.configuration ?? {};
   const interval = Number(configuration['delta.checkpointInterval'] ?? DEFAULT_CHECKPOINT_INTERVAL);
   if (version > 0 && interval > 0 && version % interval === 0) {
     try {
-      await writeCheckpoint(session, tablePath, version);
+      await writeCheckpoint(session, tablePath, version, after && snapshotOf(after));
       result.checkpointVersion = version;
     } catch (err) {
       // The commit stands without a checkpoint (readers never require one): report, do not fail.
@@ -159,7 +169,7 @@ interface TablePlan {
   numIndexedCols: number;
 }
 
-function planTable(snapshot: Snapshot | undefined, data: StructType, opts: WriteOptions): TablePlan {
+function planTable(snapshot: TableState | undefined, data: StructType, opts: WriteOptions): TablePlan {
   const byLower = new Map(data.fields.map((f) => [f.name.toLowerCase(), f]));
   const resolvePartitions = (names: readonly string[]): string[] =>
     names.map((n) => {
@@ -233,7 +243,7 @@ const WRITABLE_FEATURES = new Set([
 ]);
 
 /** Refuses tables whose protocol or properties ask writers for things this writer does not do. */
-function assertWritable(snapshot: Snapshot, mode: string): void {
+function assertWritable(snapshot: TableState, mode: string): void {
   const { protocol, metadata } = snapshot;
   const where = `the Delta table ${snapshot.tablePath}`;
   if (protocol.minWriterVersion > 7) throw new Error(`${where} needs writer version ${protocol.minWriterVersion}; winlake writes up to 7`);
@@ -252,7 +262,7 @@ function assertWritable(snapshot: Snapshot, mode: string): void {
   const special = schemaFieldsWithMetadata(snapshot.schema, ['delta.invariants', 'delta.generationExpression', 'delta.identity.start']);
   if (special.length > 0) throw new Error(`${where} has invariant, generated or identity columns (${special.join(', ')}), which the winlake writer does not support`);
   if (mode === 'overwrite' && conf['delta.appendOnly'] === 'true') throw new Error(`${where} is append-only (delta.appendOnly=true): it cannot be overwritten`);
-  if (mode === 'overwrite' && snapshot.files.some((f) => f.deletionVector)) {
+  if (mode === 'overwrite' && [...snapshot.files.values()].some((f) => f.deletionVector)) {
     throw new Error(`${where} has files with deletion vectors, which the winlake writer cannot remove`);
   }
 }
@@ -302,7 +312,7 @@ async function writeDataFiles(
     const table = tableFields.get(c.toLowerCase())!;
     select.push(`${partitionValueSql(dataField.name, table.type)} AS ${quoteIdent(c)}`);
   }
-  const copyOptions = ['FORMAT parquet', 'COMPRESSION zstd', 'RETURN_FILES true'];
+  const copyOptions = ['FORMAT parquet', ...DATA_FILE_COMPRESSION, 'RETURN_STATS true'];
   const rowGroup = opts.rowGroupRows ?? (opts.targetFileRows ? Math.min(opts.targetFileRows, 122_880) : undefined);
   if (rowGroup !== undefined) {
     if (!Number.isInteger(rowGroup) || rowGroup <= 0) throw new Error(`rowGroupRows/targetFileRows must be a positive integer`);
@@ -322,16 +332,25 @@ async function writeDataFiles(
   } else {
     target = path.join(tablePath, `part-${randomUUID()}.zstd.parquet`);
   }
-  const rows = await session.rows<{ Count: bigint | number; Files: string[] }>(
+  // RETURN_STATS: DuckDB reports each file's row count and column statistics as it writes it,
+  // so the stats need no second read of the footers.
+  const produced = await session.rows<{ filename: string; count: bigint | number; column_statistics: unknown }>(
     `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})`,
   );
-  const produced = rows[0]?.Files ?? [];
 
   // Move each file to its hive-style partition folder (DuckDB's own folder escaping differs from Hive's).
-  const placed: { abs: string; rel: string; partitionValues: Record<string, string | null> }[] = [];
-  for (const file of produced) {
+  const fileSchema: StructType = { type: 'struct', fields: fileFields };
+  const placed: { abs: string; rel: string; partitionValues: Record<string, string | null>; stats: string; records: number }[] = [];
+  for (const { filename: file, count, column_statistics } of produced) {
+    const records = Number(count);
+    if (records === 0) {
+      // An empty source still yields one empty file: keep the table free of it.
+      await unlink(file);
+      continue;
+    }
+    const stats = statsFromCopy(count, toStatsMap(column_statistics), fileSchema, { numIndexedCols: plan.numIndexedCols });
     if (target !== staging) {
-      placed.push({ abs: file, rel: path.basename(file), partitionValues: {} });
+      placed.push({ abs: file, rel: path.basename(file), partitionValues: {}, stats, records });
       continue;
     }
     const relInStaging = path.relative(staging, file).split(path.sep).join('/');
@@ -341,25 +360,16 @@ async function writeDataFiles(
     const abs = path.join(tablePath, ...rel.split('/'));
     await mkdir(path.dirname(abs), { recursive: true });
     await rename(file, abs);
-    placed.push({ abs, rel, partitionValues });
+    placed.push({ abs, rel, partitionValues, stats, records });
   }
   if (target === staging) await rm(staging, { recursive: true, force: true });
 
-  const fileSchema: StructType = { type: 'struct', fields: fileFields };
-  const stats = await fileStats(session, placed.map((p) => p.abs), fileSchema, { numIndexedCols: plan.numIndexedCols });
   const files: AddAction[] = [];
   let numRows = 0;
   let numBytes = 0;
   for (const p of placed) {
-    const st = stats.get(p.abs)!;
-    const records = Number((JSON.parse(st) as { numRecords: number }).numRecords);
-    if (records === 0) {
-      // An empty source still yields one empty file: keep the table free of it.
-      await unlink(p.abs);
-      continue;
-    }
     const info = await stat(p.abs);
-    numRows += records;
+    numRows += p.records;
     numBytes += info.size;
     files.push({
       path: toAddPath(p.rel),
@@ -367,7 +377,7 @@ async function writeDataFiles(
       size: info.size,
       modificationTime: Math.floor(info.mtimeMs),
       dataChange: true,
-      stats: st,
+      stats: p.stats,
     });
   }
   return { files, numRows, numBytes };

@@ -57,21 +57,29 @@ export function interleaveBitsSql(inputs: readonly string[], bits: number): stri
 }
 
 /**
+ * Adds the Z-order key of `columns` to a query's rows as column `keyName` (a BIGINT; rows are not
+ * sorted). The columns must exist in the query's output.
+ *
+ * @example
+ * const sql = zOrderKeyedSql('SELECT * FROM events', ['process_name', 'event_id'], 'z');
+ * await session.rows(`SELECT * FROM (${sql}) ORDER BY z`);
+ */
+export function zOrderKeyedSql(sourceSql: string, columns: readonly string[], keyName: string, opts: ZOrderKeyOptions = {}): string {
+  const bits = zOrderBits(columns.length, opts.bitsPerColumn);
+  // Buckets are computed once per row in a subquery; the interleave reuses them by name.
+  const bucketNames = columns.map((_, i) => quoteIdent(`__winlake_zb${i}`));
+  const bucketDefs = columns.map((c, i) => `${zOrderBucketSql(c, bits)} AS ${bucketNames[i]}`);
+  return `SELECT * EXCLUDE (${bucketNames.join(', ')}), ${interleaveBitsSql(bucketNames, bits)} AS ${quoteIdent(keyName)}
+  FROM (SELECT *, ${bucketDefs.join(', ')} FROM (${sourceSql}) AS __winlake_src) AS __winlake_b`;
+}
+
+/**
  * Wraps a query so its rows come out in Z-order of `columns` (the key column is not returned).
- * The columns must exist in the query's output.
  *
  * @example
  * const sql = zOrderedSql("SELECT * FROM read_parquet('day/*.parquet')", ['process_name', 'event_id']);
  */
 export function zOrderedSql(sourceSql: string, columns: readonly string[], opts: ZOrderKeyOptions = {}): string {
-  const keyName = quoteIdent('__winlake_zorder_key');
-  // Buckets are computed once per row in a subquery; the interleave reuses them by name.
-  const k = columns.length;
-  const bits = zOrderBits(k, opts.bitsPerColumn);
-  const bucketNames = columns.map((_, i) => quoteIdent(`__winlake_zb${i}`));
-  const bucketDefs = columns.map((c, i) => `${zOrderBucketSql(c, bits)} AS ${bucketNames[i]}`);
-  const key = interleaveBitsSql(bucketNames, bits);
-  return `SELECT * EXCLUDE (${[keyName, ...bucketNames].join(', ')}) FROM (
-  SELECT *, ${key} AS ${keyName} FROM (SELECT *, ${bucketDefs.join(', ')} FROM (${sourceSql}) AS __winlake_src) AS __winlake_b
-) AS __winlake_z ORDER BY ${keyName}`;
+  const key = '__winlake_zorder_key';
+  return `SELECT * EXCLUDE (${quoteIdent(key)}) FROM (${zOrderKeyedSql(sourceSql, columns, key, opts)}) AS __winlake_z ORDER BY ${quoteIdent(key)}`;
 }

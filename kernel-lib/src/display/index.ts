@@ -3,6 +3,7 @@ export { escapeHtml, formatCount } from './escape.js';
 export { cellToHtml, cellToText, shortTypeName, type CellLimits } from './values.js';
 export { frameToHtml, frameToText, previewFrame, rowCountNotice, DISPLAY_CSS, type TableOptions, type TablePreview } from './table.js';
 export { schemaToHtml } from './schema.js';
+export { isScanReport, scanReportText, scanReportToHtml, formatBytes } from './scan-report.js';
 export {
   renderVegaLite,
   chartEventsOverTime,

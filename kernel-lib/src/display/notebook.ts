@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Frame, schemaTree, type SchemaField } from '../frame/index.js';
 import { escapeHtml, formatCount } from './escape.js';
 import { schemaToHtml } from './schema.js';
+import { isScanReport, scanReportText, scanReportToHtml } from './scan-report.js';
 import { frameToHtml, frameToText, type TableOptions } from './table.js';
 
 /** The part of tslab's `Display` that winlake uses (tslab is a dev tool, not a dependency). */
@@ -71,19 +72,26 @@ export function html(markup: string): Html {
 }
 
 /**
- * Shows a value: in a tslab notebook as HTML (a Frame as a table, a `SchemaField[]` as a tree, an
+ * Shows a value: in a tslab notebook as HTML (a Frame as a table, a `SchemaField[]` as a tree, a
+ * scan report (`await df.explain()`) as files and bytes skipped per stage, an
  * SVG chart, {@link Html} or a string starting with `<` as itself, other strings and values as
  * preformatted text), elsewhere as text on stdout.
  *
  * @example
  * await display(df);                              // table of the first 20 rows + row count
  * await display(await df.schema());               // collapsible schema tree
+ * await display(await df.explain());              // what a Delta scan reads and skips
  * await display(await chartTopValues(df, 'process_name'));
  */
 export async function display(value: unknown, options: TableOptions = {}): Promise<void> {
   if (value instanceof Frame) {
     if (inNotebook() && showHtml(await frameToHtml(value, options))) return;
     console.log(await frameToText(value, options));
+    return;
+  }
+  if (isScanReport(value)) {
+    if (showHtml(scanReportToHtml(value))) return;
+    console.log(scanReportText(value));
     return;
   }
   if (isSchema(value)) {

@@ -48,6 +48,8 @@ export const DISPLAY_CSS = `<style>
 .wl-ptree,.wl-ptree ul{list-style:none;padding-left:1.4em;margin:0;font:12px/1.5 ui-monospace,monospace}
 .wl-ptree .wl-cmd{color:#57606a}
 .wl-ptree .wl-time{color:#8c959f}
+.wl-scan{font:12px sans-serif}
+.wl-scan .wl-total td{font-weight:bold}
 </style>`;
 
 /**

@@ -37,6 +37,13 @@ export interface DeltaStreamOptions {
   ignoreDeletes?: boolean;
   /** Skip data removals and re-read the files that rewriting commits add (their rows come again). */
   ignoreChanges?: boolean;
+  /**
+   * Copy each batch into a DuckDB temp table (true, default), or hand out a lazy Frame over the
+   * batch's data files (false). Data files never change, so a lazy batch reads the same rows every
+   * time and each query reads only the columns it needs; but a batch queried many times (one query
+   * per silver pack) is faster copied once (measured: 20k bronze events, 2.3-3.5 s vs 4.1-4.2 s).
+   */
+  materialize?: boolean;
 }
 
 /** What one commit contributes to a stream. */
@@ -114,7 +121,7 @@ export class DeltaStreamSource implements StreamSource {
     return { version: end };
   }
 
-  /** Reads the files added in [start, end) into a temporary table (dropped on release). */
+  /** The rows of the files added in [start, end): a Frame over them, or a temp table (dropped on release) with `materialize`. */
   async readBatch(session: Session, start: Offsets, end: Offsets): Promise<BatchData> {
     const from = versionOf(start, 'start');
     const to = versionOf(end, 'end');
@@ -135,14 +142,21 @@ export class DeltaStreamSource implements StreamSource {
     // The table schema as of the batch's last commit: older files lacking newer columns read NULL there.
     const snapshot = await loadSnapshot(this.tablePath, { version: to - 1, session });
     const scan = DeltaScan.fromSnapshot(session, { ...snapshot, files });
-    const table = `winlake_delta_batch_${process.pid}_${++batchTableCounter}`;
-    await session.run(`CREATE TEMP TABLE ${quoteIdent(table)} AS ${await scan.toSql([])}`);
-    const numRows = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdent(table)}`));
+    const sql = await scan.toSql([]);
+    const numBytes = files.reduce((s, f) => s + (f.size ?? 0), 0);
     this.forgetBefore(from);
+    if (this.options.materialize === false) {
+      const fromStats = rowsFromStats(files);
+      const numRows = fromStats ?? Number(await session.scalar(`SELECT count(*) FROM (${sql})`));
+      return { frame: Frame.fromSql(session, sql), numRows, numBytes, release: async () => {} };
+    }
+    const table = `winlake_delta_batch_${process.pid}_${++batchTableCounter}`;
+    await session.run(`CREATE TEMP TABLE ${quoteIdent(table)} AS ${sql}`);
+    const numRows = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdent(table)}`));
     return {
       frame: Frame.fromSql(session, `SELECT * FROM ${quoteIdent(table)}`),
       numRows,
-      numBytes: files.reduce((s, f) => s + (f.size ?? 0), 0),
+      numBytes,
       release: async () => {
         await session.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
       },
@@ -226,6 +240,18 @@ function summariseCommit(actions: readonly Action[]): CommitSummary {
     }
   }
   return { adds, removes, operation };
+}
+
+/** The files' row count from their `stats.numRecords`, or undefined when a file has none. */
+function rowsFromStats(files: readonly AddAction[]): number | undefined {
+  let rows = 0;
+  for (const f of files) {
+    if (!f.stats) return undefined;
+    const n = (JSON.parse(f.stats) as { numRecords?: unknown }).numRecords;
+    if (typeof n !== 'number') return undefined;
+    rows += n;
+  }
+  return rows;
 }
 
 function versionOf(offsets: Offsets, which: string): number {

@@ -448,11 +448,6 @@ export class World {
     ], 'Token Elevation Type indicates the type of token that was assigned to the new process in accordance with User Account Control policy.');
     return this.security(host, 4688, values, message, ms);
   }
-
-  /** The next time a record id would be used: for tests that check monotony. */
-  recordsOf(host: Host): ReadonlyMap<string, number> {
-    return host.records;
-  }
 }
 
 /**

@@ -206,10 +206,11 @@ export async function ndjsonToFrame(
   const raw = uniqueTable('winlake_raw');
   if (input.files.length === 0) throw new Error('ndjsonToFrame: no files given');
   // A 4-byte delimiter that text never holds, so that each line is one column, tabs included.
+  // E'...' because plain SQL strings do not decode \x escapes (the delimiter would be 16 bytes).
   await session.run(
     `CREATE TEMP TABLE ${quoteIdent(raw)} AS SELECT v AS value, ` +
       `CASE WHEN strlen(v) > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
-      `FROM read_csv([${input.files.map(quoteString).join(', ')}], columns={'v': 'VARCHAR'}, delim='\\x1f\\x1e\\x1d\\x01', ` +
+      `FROM read_csv([${input.files.map(quoteString).join(', ')}], columns={'v': 'VARCHAR'}, delim=E'\\x1f\\x1e\\x1d\\x01', ` +
       `quote='', escape='', header=false, auto_detect=false, new_line='\\n', strict_mode=false, max_line_size=${64 * 1024 * 1024}) ` +
       `WHERE v IS NOT NULL AND trim(v, ' \t\r') <> ''`,
   );
