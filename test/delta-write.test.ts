@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Action, AddAction, CommitInfoAction, FileStats, MetadataAction } from '../kernel-lib/src/delta/actions.js';
 import { checkpointFileName, commitFileName } from '../kernel-lib/src/delta/actions.js';
 import { ConcurrentModificationError, commitActions } from '../kernel-lib/src/delta/commit.js';
-import { readCommit, latestVersion } from '../kernel-lib/src/delta/log.js';
+import { dataFilePath, readCommit, latestVersion } from '../kernel-lib/src/delta/log.js';
 import { escapePartitionPathPart, fromAddPath, toAddPath } from '../kernel-lib/src/delta/partition-path.js';
 import { readDelta } from '../kernel-lib/src/delta/read.js';
 import { mergeSchemas, sparkSchemaFromDuckDB } from '../kernel-lib/src/delta/schema/to-spark.js';
 import { loadSnapshot } from '../kernel-lib/src/delta/snapshot.js';
-import { truncateMaxString } from '../kernel-lib/src/delta/stats.js';
+import { fileStats, truncateMaxString } from '../kernel-lib/src/delta/stats.js';
 import { writeDelta } from '../kernel-lib/src/delta/write.js';
 import { tempDir, testSession } from './helpers.js';
 
@@ -302,4 +302,79 @@ test('targetFileRows splits a write into several files', async () => {
   const r = await writeDelta(session, 'select i as id from range(30000) t(i)', t, { targetFileRows: 10000 });
   assert.equal(r.files.length, 3);
   assert.equal(r.numRows, 30000);
+});
+
+test('stats reported by COPY equal the stats read back from the Parquet footers (float bounds exact, NaN unbounded)', async () => {
+  const t = table();
+  await writeDelta(
+    session,
+    `select (i % 100)::TINYINT as t8, i::SMALLINT as t16, i::INT as t32, i * 1000000000000 as t64, (i / 3)::FLOAT as f,
+       case when i = 7 then 'nan'::DOUBLE else i / 7 end as dn, (i / 7)::DOUBLE as d, (i * 1.25)::DECIMAL(9,2) as dec, -(i * 1.25)::DECIMAL(38,10) as dec2,
+       DATE '2024-03-01' + i::INT as dt, TIMESTAMPTZ '2024-03-01 12:00:00.987654+05:30' + i * INTERVAL 1 hour as ts,
+       'str' || i || '"q' as s, repeat('x', 300) || i as longs, {'a': i, 'b': {'c': 'x' || i}} as "we""ird.st", ['u'] as li,
+       i % 2 = 0 as p, case when i % 3 = 0 then null else i end as nul, 'ab'::BLOB as bin, NULL::VARCHAR as allnull
+     from range(3000) t(i)`,
+    t,
+    { partitionBy: ['p'], configuration: { 'delta.dataSkippingNumIndexedCols': '-1' } },
+  );
+  const snap = await loadSnapshot(t, { session });
+  const dataSchema = { type: 'struct' as const, fields: snap.schema.fields.filter((f) => f.name !== 'p') };
+  assert.equal(snap.files.length, 2);
+  for (const f of snap.files) {
+    const abs = dataFilePath(t, f.path);
+    const fromFooter = JSON.parse((await fileStats(session, [abs], dataSchema, { numIndexedCols: -1 })).get(abs)!) as Required<FileStats>;
+    const fromCopy = JSON.parse(f.stats!) as Required<FileStats>;
+    for (const k of ['minValues', 'maxValues'] as const) {
+      const copyFloat = fromCopy[k].f as number;
+      const footerFloat = fromFooter[k].f as number;
+      // The footer path renders the float's shortest text; COPY stats keep the exact float value.
+      assert.equal(copyFloat, Math.fround(footerFloat));
+      assert.equal('dn' in fromCopy[k], f.partitionValues.p !== 'false', 'the file holding NaN has no dn bounds');
+      for (const stats of [fromCopy, fromFooter]) {
+        delete stats[k].f;
+        delete stats[k].dn;
+      }
+    }
+    assert.deepEqual(fromCopy, fromFooter);
+  }
+});
+
+test('the cached table state follows commits made by other writers, and a table recreated at the same path', async () => {
+  const t = table();
+  await writeDelta(session, 'select 1::BIGINT as id', t, { txn: { appId: 'app', version: 0 } });
+  await writeDelta(session, 'select 2::BIGINT as id', t);
+  // Another writer (not through writeDelta, so the cache does not see it) removes a file, adds a
+  // column and records a txn.
+  const snap = await loadSnapshot(t, { session });
+  const one = snap.files.find((f) => (JSON.parse(f.stats!) as FileStats).minValues?.id === 1)!;
+  await commitActions(t, [{ remove: { path: one.path, dataChange: true, deletionTimestamp: Date.now() } }], { readVersion: 1, isBlindAppend: false, operation: 'DELETE' });
+  const schema = JSON.parse(snap.metadata.schemaString) as { fields: unknown[] };
+  schema.fields.push({ name: 'extra', type: 'string', nullable: true, metadata: {} });
+  await commitActions(t, [{ metaData: { ...snap.metadata, schemaString: JSON.stringify(schema) } }, { txn: { appId: 'app', version: 5 } }], {
+    readVersion: 2, isBlindAppend: false, operation: 'ADD COLUMNS',
+  });
+  // The new column is known without mergeSchema; the external txn makes batch 5 a no-op.
+  assert.equal((await writeDelta(session, "select 3::BIGINT as id, 'e' as extra", t)).version, 4);
+  assert.equal((await writeDelta(session, 'select 9::BIGINT as id', t, { txn: { appId: 'app', version: 5 } })).skipped, true);
+  // An overwrite removes exactly the files active now (not the one already removed).
+  const r = await writeDelta(session, 'select 4::BIGINT as id', t, { mode: 'overwrite' });
+  const removed = actionsOf(t, r.version!).flatMap((a) => ('remove' in a ? [(a.remove as { path: string }).path] : []));
+  assert.equal(removed.length, 2);
+  assert.ok(!removed.includes(one.path));
+  assert.deepEqual((await (await readDelta(session, t)).toRows<{ id: bigint }>()).map((x) => Number(x.id)), [4]);
+
+  // Deleted and written again by someone else at the same path: the writer must not trust its cache.
+  rmSync(t, { recursive: true, force: true });
+  await commitActions(
+    t,
+    [
+      { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
+      { metaData: { ...snap.metadata, id: 'other-table', schemaString: JSON.stringify({ type: 'struct', fields: [{ name: 'name', type: 'string', nullable: true, metadata: {} }] }) } },
+    ],
+    { readVersion: -1, isBlindAppend: false, operation: 'CREATE TABLE' },
+  );
+  for (let v = 1; v <= r.version!; v++) await commitActions(t, [], { readVersion: v - 1, isBlindAppend: true, operation: 'WRITE' });
+  await assert.rejects(writeDelta(session, 'select 5::BIGINT as id', t), /the data has columns the table does not: id/);
+  await writeDelta(session, "select 'x' as name", t);
+  assert.deepEqual(await (await readDelta(session, t)).toRows(), [{ name: 'x' }]);
 });

@@ -39,15 +39,14 @@ describe('the default local broker', () => {
 describe('a second broker instance', () => {
   // Registered before tempDir's own clean-up, so that a failing test never leaves a JVM whose
   // folder (and pid file) is already gone.
-  let options: BrokerOptions | undefined;
+  const started: { options?: BrokerOptions } = {};
   after(async () => {
-    if (options) await stopBroker(options, 10_000);
+    if (started.options) await stopBroker(started.options, 10_000);
   });
   const home = tempDir('winlake-kafka2-');
-  options = brokerOptions({ port: 19192, controllerPort: 19193, outsidePort: 19194, home, heap: '256m', topics: { events: 2 } });
+  const options = (started.options = brokerOptions({ port: 19192, controllerPort: 19193, outsidePort: 19194, home, heap: '256m', topics: { events: 2 } }));
 
   it('starts, starts again idempotently, stops and stops again', async () => {
-    assert.ok(options);
     assert.equal((await brokerStatus(options)).running, false);
     const first = await startBroker(options);
     assert.equal(first.alreadyRunning, false);

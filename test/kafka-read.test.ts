@@ -30,7 +30,7 @@ before(async () => {
   const client = createKafkaClient(BOOTSTRAP);
   try {
     await client.createTopic(topic, { partitions: 3 });
-    const docs = Array.from({ length: GOOD }, (_, i) => ({ key: `host-${i % 4}`, value: JSON.stringify(winlogbeatDoc(i)) }));
+    const docs = Array.from({ length: GOOD }, (_, i) => ({ key: `host-${i % 4}`, value: JSON.stringify(winlogbeatDoc(i)), partition: i % 3 }));
     await client.produce(topic, docs);
     // A pretty-printed (multi-line) document is still a document, as in the reference's multiLine read.
     await client.produce(topic, [{ value: JSON.stringify(winlogbeatDoc(GOOD), null, 2), partition: 1 }]);
@@ -174,8 +174,12 @@ describe('readKafkaTopic edge cases', () => {
     // Deleting records moves the log start offset, exactly as retention does.
     const admin = new Kafka({ brokers: [BOOTSTRAP], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
-    await admin.deleteTopicRecords({ topic: lossy, partitions: [{ partition: 0, offset: '8' }] });
-    await admin.disconnect();
+    try {
+      await admin.fetchTopicMetadata({ topics: [lossy] });
+      await admin.deleteTopicRecords({ topic: lossy, partitions: [{ partition: 0, offset: '8' }] });
+    } finally {
+      await admin.disconnect();
+    }
 
     await assert.rejects(
       readKafkaTopic('127.0.0.1', '9092', lossy, { session, startingOffsets: { 0: 3 }, failOnDataLoss: true }),

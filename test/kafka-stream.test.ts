@@ -25,6 +25,7 @@ import { tempDir, testSession } from './helpers.js';
 import { ensureBroker, uniqueTopic } from './kafka-helpers.js';
 
 const HOST = '127.0.0.1';
+const session = await testSession();
 
 /** Corrupt values and the reasons bronze's quarantine must give them. */
 const CORRUPT: { value: string | Buffer | null; reason: string }[] = [
@@ -97,6 +98,15 @@ async function assertExactlyOnce(session: Session, catalog: Catalog, table: stri
   return { bronze: bronzeRows, quarantine: expected - bronzeRows };
 }
 
+/**
+ * Waits for a new topic's partitions to accept writes. createTopic returns once metadata names the
+ * leaders, but a produce in the next moments can fail for some partitions, and the client's retry
+ * of the whole request then writes the other partitions' records twice (seen with @platformatic/kafka).
+ */
+function settle(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 1000));
+}
+
 function bronzeStream(stream: StreamFrame): StreamFrame {
   return stream.map((batch) => parseWinlogbeat(addIngestMeta(batch), 'raw'));
 }
@@ -119,14 +129,12 @@ describe('Kafka → bronze streaming (default broker)', () => {
   let bootstrap: string;
   let port: number;
   let client: KafkaClient;
-  let session: Session;
   const topics: string[] = [];
 
   before(async () => {
     bootstrap = await ensureBroker();
     port = Number(bootstrap.split(':')[1]);
     client = createKafkaClient(bootstrap);
-    session = await testSession();
   });
 
   after(async () => {
@@ -141,6 +149,7 @@ describe('Kafka → bronze streaming (default broker)', () => {
     const topic = uniqueTopic(prefix);
     topics.push(topic);
     await client.createTopic(topic, { partitions: 3 });
+    await settle();
     return topic;
   }
 
@@ -160,8 +169,11 @@ describe('Kafka → bronze streaming (default broker)', () => {
     };
 
     const q1 = await run({ availableNow: true });
-    assert.equal(await q1.awaitTermination(60_000), true, 'an availableNow query ends by itself');
-    await q1.stop();
+    try {
+      assert.equal(await q1.awaitTermination(60_000), true, 'an availableNow query ends by itself');
+    } finally {
+      await q1.stop();
+    }
     const counts = await assertExactlyOnce(session, catalog, 'bronze_avail', ends);
     assert.deepEqual(counts, { bronze: first.docs, quarantine: first.corrupt });
     // 3012 records at 700 per batch: five batches, each split over the three partitions.
@@ -190,20 +202,28 @@ describe('Kafka → bronze streaming (default broker)', () => {
     const second = await produceDocs(client, topic, { count: 900, seed: 12, partitions: 3 });
     const after2 = await sumOffsets(client, topic);
     const q2 = await run({ availableNow: true });
-    await q2.awaitTermination(60_000);
-    await q2.stop();
+    try {
+      assert.equal(await q2.awaitTermination(60_000), true);
+    } finally {
+      await q2.stop();
+    }
     assert.equal(q2.recentProgress.reduce((s, p) => s + p.numInputRows, 0), second.docs);
     assert.deepEqual(q2.recentProgress[0]!.startOffsets, Object.fromEntries([...ends].map(([p, o]) => [String(p), o])));
     assert.equal((await assertExactlyOnce(session, catalog, 'bronze_avail', after2.ends)).bronze, first.docs + second.docs);
 
     // A continuous query: processAllAvailable waits for what is there at call time, stop ends it.
     const q3 = await run({ processingTime: 0 });
-    const third = await produceDocs(client, topic, { count: 600, seed: 13, partitions: 3 });
-    const after3 = await sumOffsets(client, topic);
-    await q3.processAllAvailable();
-    assert.equal(q3.isActive, true);
-    assert.deepEqual(q3.lastProgress?.lag, { '0': 0, '1': 0, '2': 0 });
-    await q3.stop();
+    let third: { docs: number };
+    let after3: { ends: Map<number, number> };
+    try {
+      third = await produceDocs(client, topic, { count: 600, seed: 13, partitions: 3 });
+      after3 = await sumOffsets(client, topic);
+      await q3.processAllAvailable();
+      assert.equal(q3.isActive, true);
+      assert.deepEqual(q3.lastProgress?.lag, { '0': 0, '1': 0, '2': 0 });
+    } finally {
+      await q3.stop();
+    }
     assert.equal(q3.isActive, false);
     assert.equal(q3.recentProgress.reduce((s, p) => s + p.numInputRows, 0), third.docs);
     assert.equal((await assertExactlyOnce(session, catalog, 'bronze_avail', after3.ends)).bronze, first.docs + second.docs + third.docs);
@@ -212,7 +232,7 @@ describe('Kafka → bronze streaming (default broker)', () => {
   test('startingOffsets, fair batch planning and new partitions', async () => {
     const source = new KafkaStreamSource(bootstrap, 'unused-topic', { maxOffsetsPerTrigger: 100 });
     try {
-      assert.deepEqual(source.planBatch({ '0': 0, '1': 0, '2': 0 }, { '0': 1000, '1': 1000, '2': 1000 }), { '0': 34, '1': 33, '2': 33 });
+      assert.deepEqual(source.planBatch({ '0': 0, '1': 0, '2': 0 }, { '0': 1000, '1': 1000, '2': 1000 }), { '0': 33, '1': 33, '2': 34 });
       // A short partition gives what it does not need to the others.
       assert.deepEqual(source.planBatch({ '0': 0, '1': 990, '2': 0 }, { '0': 1000, '1': 1000, '2': 1000 }), { '0': 45, '1': 1000, '2': 45 });
       assert.deepEqual(source.planBatch({ '0': 5 }, { '0': 7, '1': 3 }), { '0': 7, '1': 3 }, 'a new partition starts at its beginning');
@@ -365,11 +385,11 @@ describe('Kafka → bronze streaming across a broker restart', () => {
 
   test('a continuous query survives the broker stopping and starting again, without loss or duplicates', async () => {
     const bootstrap = `${HOST}:${broker.port}`;
-    const session = await testSession();
     const catalog = new Catalog(tempDir());
     const topic = uniqueTopic('stream-restart');
     const producer = createKafkaClient(bootstrap);
     await producer.createTopic(topic, { partitions: 3 });
+    await settle();
     await produceDocs(producer, topic, { count: 3000, seed: 31, partitions: 3 });
     await producer.close();
 

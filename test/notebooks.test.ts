@@ -154,6 +154,45 @@ test('01 streams the topic into bronze in several micro-batches and quarantines 
   assert.match(text, /bronze ok: \d+ events \+ 2 quarantined/);
 });
 
+test('02 prunes bronze partitions, shows the reference quirk, builds every silver table and charts them', (t) => {
+  const nb = ran(t, '02-bronze-to-silver.ipynb');
+  if (!nb) return;
+  const html = htmlOutputs(nb);
+  const scan = html.find((h) => h.includes('class="wl-scan"'));
+  assert.ok(scan, 'a scan report');
+  assert.match(scan, /<td>skipped by partitions<\/td><td>[1-9]/, 'files of other channels are skipped');
+  assert.ok(html.some((h) => /<td>0<\/td>/.test(h) && h.includes('with_process_name')), "the reference list's process_name is NULL");
+  assert.ok(html.filter((h) => h.startsWith('<svg')).length >= 3, 'three charts');
+  const text = textOutputs(nb);
+  assert.match(text, /only in the reference: \{"rename":\["winlog:event_data:ProcessName","process_name"\]\}/);
+  assert.match(text, /silver ok: Process [1-9]\d* rows, DNS [1-9]\d* rows, 1[3-9] tables/);
+});
+
+test('03 skips files after the bloom filter and Z-order, travels back in time and finds the hunts', (t) => {
+  const nb = ran(t, '03-optimise-and-hunt.ipynb');
+  if (!nb) return;
+  const html = htmlOutputs(nb);
+  const after = html.filter((h) => h.includes('class="wl-scan"') && h.includes('after: '));
+  assert.equal(after.length, 2, 'two scan reports after OPTIMIZE');
+  assert.match(after[0]!, /<td>skipped by stats<\/td><td>[1-9]/, 'Z-order statistics skip files for the process search');
+  assert.match(after[1]!, /<td>skipped by bloom<\/td><td>[1-9]/, 'bloom filters skip files for the user search');
+  assert.ok(html.some((h) => h.includes('class="wl-ptree"') && h.includes('PSEXESVC.exe')), 'the Mordor host process tree');
+  const text = textOutputs(nb);
+  assert.match(text, /'OPTIMIZE'[\s\S]*'CREATE BLOOMFILTER INDEX'[\s\S]*'WRITE'/, 'history, newest first');
+  assert.match(text, /version (\d+): (\d+) rows; latest: \2 rows/, 'time travel reads the same rows');
+  assert.match(text, /hunt ok: [1-9]\d* alerts, [1-9]\d* from the Mordor recording/);
+});
+
+test('04 catches the non-OSSEM names of the draft, then saves, reloads and builds the pack', (t) => {
+  const nb = ran(t, '04-prototype-a-cim-mapping.ipynb');
+  if (!nb) return;
+  const text = textOutputs(nb);
+  assert.match(text, /not in OSSEM-DD and not a declared extension: \[ 'dst_host_domain', 'query_name', 'query_status' \]/);
+  assert.match(text, /not in OSSEM-DD and not a declared extension: \[\]/);
+  assert.match(text, /DnsQuery\.json:\n\{\n {2}"table": "DnsQuery",/);
+  assert.match(text, /mapping ok: DnsQuery [1-9]\d* rows/);
+});
+
 test('a failing cell is reported with its source and error output', async () => {
   const dir = tempDir('winlake-nb-fail-');
   const notebook = (cells: string[]): string =>

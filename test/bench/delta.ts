@@ -1,7 +1,8 @@
 /**
  * Delta benchmark: winlake's writer and reader against python deltalake (delta-rs) on the same
  * log-like data, in the same run. 2M rows of ~20 columns (WINLAKE_BENCH_SCALE shrinks it):
- * one-commit write, 100-commit write (commit latency p50/p95), full scan (count + sum),
+ * one-commit write, 100-commit write (commit latency p50/p95; CPU time too, since the machine may be
+ * shared and wall time then measures the neighbours), full scan (count + sum),
  * selective reads (event_id + hostname; plus a one-hour window) with the files skipped.
  */
 import { spawnSync } from 'node:child_process';
@@ -55,11 +56,11 @@ from deltalake import DeltaTable, write_deltalake
 src, one, many, commits, host, event, ws, we = sys.argv[1:9]
 commits = int(commits)
 t0 = time.perf_counter(); table = pq.read_table(src); read_s = time.perf_counter() - t0
-t0 = time.perf_counter(); write_deltalake(one, table); one_s = time.perf_counter() - t0
-chunk = -(-table.num_rows // commits); lat = []
+c0 = time.process_time(); t0 = time.perf_counter(); write_deltalake(one, table); one_s = time.perf_counter() - t0; one_cpu = time.process_time() - c0
+chunk = -(-table.num_rows // commits); lat = []; cpu = []
 t0 = time.perf_counter()
 for k in range(commits):
-    s = time.perf_counter(); write_deltalake(many, table.slice(k * chunk, chunk), mode='append'); lat.append((time.perf_counter() - s) * 1000)
+    s = time.perf_counter(); c = time.process_time(); write_deltalake(many, table.slice(k * chunk, chunk), mode='append'); lat.append((time.perf_counter() - s) * 1000); cpu.append((time.process_time() - c) * 1000)
 many_s = time.perf_counter() - t0
 t0 = time.perf_counter(); full = DeltaTable(many).to_pyarrow_table(columns=['process_id'])
 n = full.num_rows; total = pc.sum(full['process_id']).as_py(); scan_s = time.perf_counter() - t0
@@ -68,8 +69,8 @@ import datetime as dt
 a = dt.datetime.fromisoformat(ws.replace('Z', '+00:00')); b = dt.datetime.fromisoformat(we.replace('Z', '+00:00'))
 t0 = time.perf_counter(); f2 = DeltaTable(many).to_pyarrow_table(filters=[('event_id', '=', event), ('hostname', '=', host), ('ts', '>=', a), ('ts', '<', b)]); win_s = time.perf_counter() - t0
 q = statistics.quantiles(lat, n=20)
-print(json.dumps({"readSourceS": read_s, "writeOneCommitS": one_s, "writeManyCommitsS": many_s,
-  "commitLatencyMs": {"p50": statistics.median(lat), "p95": q[18]}, "fullScanS": scan_s, "fullScanRows": n, "sumProcessId": total,
+print(json.dumps({"readSourceS": read_s, "writeOneCommitS": one_s, "writeOneCommitCpuS": one_cpu, "writeManyCommitsS": many_s,
+  "commitLatencyMs": {"p50": statistics.median(lat), "p95": q[18]}, "commitCpuMsP50": statistics.median(cpu), "fullScanS": scan_s, "fullScanRows": n, "sumProcessId": total,
   "selectiveS": sel_s, "selectiveRows": f1.num_rows, "windowS": win_s, "windowRows": f2.num_rows,
   "version": DeltaTable(many).version()}))
 `;
@@ -95,26 +96,36 @@ export async function run(): Promise<Record<string, unknown>> {
 
     // One commit.
     const one = path.join(dir, 'ours-one');
+    const cpuMs = (since: NodeJS.CpuUsage): number => {
+      const u = process.cpuUsage(since);
+      return (u.user + u.system) / 1000;
+    };
     let t0 = performance.now();
+    const c0 = process.cpuUsage();
     const w1 = await writeDelta(session, 'SELECT * FROM src', one);
     const oneMs = performance.now() - t0;
+    const oneCpuMs = cpuMs(c0);
 
     // 100 commits of contiguous slices (a stream of batches).
     const many = path.join(dir, 'ours-many');
     const chunk = Math.ceil(rows / COMMITS);
     const latencies: number[] = [];
+    const commitCpu: number[] = [];
     let manyBytes = 0;
     let manyFiles = 0;
     t0 = performance.now();
     for (let k = 0; k < COMMITS; k++) {
       const s = performance.now();
+      const c = process.cpuUsage();
       const r = await writeDelta(session, `SELECT * FROM src WHERE record_id >= ${k * chunk} AND record_id < ${(k + 1) * chunk}`, many);
       latencies.push(performance.now() - s);
+      commitCpu.push(cpuMs(c));
       manyBytes += r.numBytes;
       manyFiles += r.files.length;
     }
     const manyMs = performance.now() - t0;
     latencies.sort((a, b) => a - b);
+    commitCpu.sort((a, b) => a - b);
 
     // Full scan: count + sum through the reader.
     t0 = performance.now();
@@ -145,7 +156,7 @@ export async function run(): Promise<Record<string, unknown>> {
     );
     if (py.status !== 0) throw new Error(`delta-rs benchmark failed:\n${py.stderr}`);
     const rs = JSON.parse(py.stdout.trim().split('\n').pop()!) as {
-      writeOneCommitS: number; writeManyCommitsS: number; commitLatencyMs: { p50: number; p95: number };
+      writeOneCommitS: number; writeOneCommitCpuS: number; writeManyCommitsS: number; commitLatencyMs: { p50: number; p95: number }; commitCpuMsP50: number;
       fullScanS: number; fullScanRows: number; sumProcessId: number; selectiveS: number; selectiveRows: number;
       windowS: number; windowRows: number; readSourceS: number; version: number;
     };
@@ -158,10 +169,11 @@ export async function run(): Promise<Record<string, unknown>> {
       rows,
       columns: 20,
       ours: {
-        writeOneCommit: { seconds: seconds(oneMs), rowsPerS: Math.round(rows / (oneMs / 1000)), mbPerS: round(mb(w1.numBytes) / (oneMs / 1000)), files: w1.files.length, mb: round(mb(w1.numBytes)) },
+        writeOneCommit: { seconds: seconds(oneMs), cpuSeconds: seconds(oneCpuMs), rowsPerS: Math.round(rows / (oneMs / 1000)), mbPerS: round(mb(w1.numBytes) / (oneMs / 1000)), files: w1.files.length, mb: round(mb(w1.numBytes)) },
         writeManyCommits: {
           commits: COMMITS, seconds: seconds(manyMs), rowsPerS: Math.round(rows / (manyMs / 1000)), mbPerS: round(mb(manyBytes) / (manyMs / 1000)), files: manyFiles, mb: round(mb(manyBytes)),
           commitLatencyMs: { p50: round(quantile(latencies, 0.5), 1), p95: round(quantile(latencies, 0.95), 1) },
+          commitCpuMsP50: round(quantile(commitCpu, 0.5), 1),
         },
         fullScan: { seconds: seconds(scanMs), rows: Number(agg[0]!.n), rowsPerS: Math.round(rows / (scanMs / 1000)), mbPerS: round(mb(manyBytes) / (scanMs / 1000)) },
         selective: { seconds: seconds(selMs), rows: selRows, filesTotal: selReport.filesTotal, filesSkipped: skipped(selReport) },
@@ -170,8 +182,10 @@ export async function run(): Promise<Record<string, unknown>> {
       deltaRs: {
         readSourceParquetS: round(rs.readSourceS, 3),
         writeOneCommitS: round(rs.writeOneCommitS, 3),
+        writeOneCommitCpuS: round(rs.writeOneCommitCpuS, 3),
         writeManyCommitsS: round(rs.writeManyCommitsS, 3),
         commitLatencyMs: { p50: round(rs.commitLatencyMs.p50, 1), p95: round(rs.commitLatencyMs.p95, 1) },
+        commitCpuMsP50: round(rs.commitCpuMsP50, 1),
         fullScanS: round(rs.fullScanS, 3),
         selectiveS: round(rs.selectiveS, 3),
         selectiveWindowS: round(rs.windowS, 3),

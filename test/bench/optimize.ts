@@ -32,7 +32,7 @@ const START = Date.parse('2024-04-01T00:00:00Z');
 const DAYS = 30;
 
 /** One append: `rows` events of the time slice [from, to) ms, deterministic pseudo-random fields. */
-function appendSql(offset: number, rows: number, from: number, to: number): string {
+export function appendSql(offset: number, rows: number, from: number, to: number): string {
   const u = (salt: number): string => `((hash(g, ${salt}) % 1000000) / 1000000.0)`;
   return `WITH b AS (SELECT ${offset} + i AS g, i FROM range(${rows}) t(i)),
   r AS (SELECT g, i, ${u(1)} AS r_user, ${u(2)} AS r_zipf, ${u(3)} AS r_proc, ${u(4)} AS r_ev, hash(g, 5) AS h5, hash(g, 6) AS h6 FROM b),

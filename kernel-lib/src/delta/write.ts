@@ -10,6 +10,7 @@ import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import type { Frame } from '../frame/frame.js';
 import type { Action, AddAction, MetadataAction, ProtocolAction, RemoveAction } from './actions.js';
+import { bloomCopyOptions } from './bloom.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { ConcurrentModificationError, WINLAKE_ENGINE, commitActions } from './commit.js';
 import { duckdbPartitionValues, partitionDir, partitionValueSql, toAddPath } from './partition-path.js';
@@ -312,7 +313,7 @@ async function writeDataFiles(
     const table = tableFields.get(c.toLowerCase())!;
     select.push(`${partitionValueSql(dataField.name, table.type)} AS ${quoteIdent(c)}`);
   }
-  const copyOptions = ['FORMAT parquet', ...DATA_FILE_COMPRESSION, 'RETURN_STATS true'];
+  const copyOptions = ['FORMAT parquet', ...DATA_FILE_COMPRESSION, 'RETURN_STATS true', ...bloomCopyOptions(plan.schema)];
   const rowGroup = opts.rowGroupRows ?? (opts.targetFileRows ? Math.min(opts.targetFileRows, 122_880) : undefined);
   if (rowGroup !== undefined) {
     if (!Number.isInteger(rowGroup) || rowGroup <= 0) throw new Error(`rowGroupRows/targetFileRows must be a positive integer`);

@@ -192,7 +192,7 @@ export interface StreamProgress {
   inputRowsPerSecond?: number | null;
   processedRowsPerSecond?: number | null;
   /** The batch's duration in ms, or its phases with the total. */
-  durationMs?: number | { total: number } | null;
+  durationMs?: number | { total: number; [phase: string]: number } | null;
   /** How far the source is ahead of what was read (e.g. Kafka offsets), when known; per partition it is summed. */
   lag?: number | bigint | Readonly<Record<string, number>> | null;
 }

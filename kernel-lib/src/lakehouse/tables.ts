@@ -100,8 +100,10 @@ async function writeSplit(
   writeOpts: WriteOptions & { partitionBy: string[] },
 ): Promise<TableWriteResult> {
   const session = batch.session;
-  const corrupt = batch.filter(`${quoteIdent(CORRUPT_RECORD)} IS NOT NULL`);
-  const clean = batch.filter(`${quoteIdent(CORRUPT_RECORD)} IS NULL`).drop(CORRUPT_RECORD, CORRUPT_REASON);
+  // The reason marks a corrupt row even when its raw value is NULL (a Kafka record with a null value).
+  const marker = quoteIdent(columns.includes(CORRUPT_REASON) ? CORRUPT_REASON : CORRUPT_RECORD);
+  const corrupt = batch.filter(`${marker} IS NOT NULL`);
+  const clean = batch.filter(`${marker} IS NULL`).drop(CORRUPT_RECORD, CORRUPT_REASON);
   let quarantine: TableWriteResult['quarantine'];
   if ((await corrupt.count()) > 0) {
     const qEntry = catalog.resolveForWrite(quarantineName(entry.name), tier);

@@ -131,7 +131,11 @@ export class StreamingQuery {
    */
   async awaitTermination(timeoutMs?: number): Promise<boolean> {
     const finished = this.done.then(() => true);
-    const result = timeoutMs === undefined ? await finished : await Promise.race([finished, sleep(timeoutMs).then(() => false)]);
+    // The timer is cancelled once the query ends, so it does not keep the process alive.
+    const timer = new AbortController();
+    const timeout = timeoutMs === undefined ? undefined : sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false);
+    const result = timeout === undefined ? await finished : await Promise.race([finished, timeout]);
+    timer.abort();
     if (this.failure) throw this.failure;
     return result;
   }

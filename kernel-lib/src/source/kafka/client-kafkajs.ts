@@ -7,6 +7,9 @@ import { toBuffer, type FetchOptions, type FetchedRecord, type KafkaClient, type
  * kafkajs has no partition assignment without a group, so a bounded read joins a fresh group that
  * never commits, seeks each wanted partition to its start and stops once every range is complete.
  */
+/** How long a bounded read may see no batch at all before it fails (group join included). */
+const STALL_MS = 60_000;
+
 export class KafkajsClient implements KafkaClient {
   readonly kind = 'kafkajs' as const;
   private readonly kafka: Kafka;
@@ -127,7 +130,21 @@ export class KafkajsClient implements KafkaClient {
       });
       for (const [partition, range] of wanted) consumer.seek({ topic, partition, offset: String(range.from) });
       consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
-      await done;
+      // Fetches that bring nothing for a while although ranges are open: fail instead of waiting forever.
+      let lastProgress = Date.now();
+      consumer.on(consumer.events.END_BATCH_PROCESS, () => {
+        lastProgress = Date.now();
+      });
+      const watchdog = setInterval(() => {
+        if (Date.now() - lastProgress > STALL_MS) {
+          fail(new Error(`reading ${topic} stalled: nothing arrived for ${STALL_MS / 1000}s for partitions ${[...remaining].join(', ')}`));
+        }
+      }, 1000);
+      try {
+        await done;
+      } finally {
+        clearInterval(watchdog);
+      }
     } finally {
       await consumer.disconnect();
     }

@@ -87,7 +87,9 @@ export class PlatformaticClient implements KafkaClient {
         end.set(r.partition, r.to);
       }
     }
+    let idle = 0;
     while (next.size > 0) {
+      const before = [...next.values()].reduce((a, b) => a + b, 0);
       const metadata = await consumer.metadata({ topics: [topic] });
       const info = metadata.topics.get(topic);
       if (!info) throw new Error(`Kafka topic ${JSON.stringify(topic)} does not exist`);
@@ -104,6 +106,12 @@ export class PlatformaticClient implements KafkaClient {
         [...byLeader].map(([node, req]) => consumer.fetch({ node, topics: [req], maxBytes, minBytes: 1, maxWaitTime: 100 })),
       );
       for (const response of responses) await this.takeRecords(topic, response, next, end, onBatch);
+      const after = [...next.values()].reduce((a, b) => a + b, 0);
+      // Fetches that bring nothing although the range is not done: give up rather than spin forever.
+      idle = next.size > 0 && after === before ? idle + 1 : 0;
+      if (idle >= 100) {
+        throw new Error(`reading ${topic} stalled: no records arrive for partitions ${[...next.keys()].join(', ')} at offsets ${[...next.values()].join(', ')}`);
+      }
     }
   }
 

@@ -248,7 +248,9 @@ async function parseRawTable(session: Session, raw: string, options: ParseOption
       docFields.length === 0
         ? ''
         : `${docFields.map((f) => `d.${quoteIdent(f)} AS ${quoteIdent(f)}`).join(', ')}, `;
-    const transform = `CASE WHEN _corrupt_reason IS NULL THEN json_transform(value, ${quoteString(JSON.stringify(structure))}) END`;
+    // With no document at all there is no structure to parse with (json_transform refuses '{}').
+    const transform =
+      docFields.length === 0 ? 'NULL' : `CASE WHEN _corrupt_reason IS NULL THEN json_transform(value, ${quoteString(JSON.stringify(structure))}) END`;
     await session.run(
       `CREATE OR REPLACE TEMP TABLE ${quoteIdent(out)} AS SELECT ${docs}${metaCols.map(quoteIdent).map((c) => `${c}, `).join('')}` +
         `CASE WHEN _corrupt_reason IS NOT NULL THEN value END AS _corrupt_record, _corrupt_reason ` +
