@@ -153,8 +153,15 @@ test('readDelta adds the bloom stage by itself; it probes only the files partiti
   assert.deepEqual(all.stages.map((s) => [s.stage, s.filesSkipped]), [['partitions', 0], ['stats', 0], ['bloom', 3]]);
   assert.equal(await frame.count(), 5);
 
-  // Files of the pruned day are not probed: deleting them from disk does not disturb the scan.
+  // Used without the scan (keep alone, no prepare), the stage probes the whole snapshot once.
   const snap = await loadSnapshot(t, { session });
+  const stage = bloomSkipStage(session, snap);
+  const preds = [col('user_name').eq('user_9').node];
+  const context = { columns: snap.schema.fields, partitionColumns: new Set(['day']) };
+  const verdicts = await Promise.all(snap.files.map((add) => stage.keep({ add, absolutePath: path.join(t, add.path), stats: () => undefined }, preds, context)));
+  assert.equal(verdicts.filter(Boolean).length, 1);
+
+  // Files of the pruned day are not probed: deleting them from disk does not disturb the scan.
   for (const f of snap.files.filter((f) => f.partitionValues.day === '2024-05-02')) rmSync(path.join(t, f.path));
   const dayOne = (await readDelta(session, t)).filter(col('day').eq('2024-05-01')).filter(col('user_name').eq('user_6'));
   const report = await explainScan(dayOne);

@@ -4,7 +4,7 @@ import { kafkaCommand } from '../kernel-lib/src/cli/kafka.js';
 import { brokerOptions, brokerStatus, startBroker, stopBroker, type BrokerOptions } from '../kernel-lib/src/source/kafka/broker.js';
 import { createKafkaClient } from '../kernel-lib/src/source/kafka/client.js';
 import { tempDir } from './helpers.js';
-import { BOOTSTRAP, ensureBroker, uniqueTopic } from './kafka-helpers.js';
+import { BOOTSTRAP, deleteTopics, ensureBroker, uniqueTopic } from './kafka-helpers.js';
 
 describe('the default local broker', () => {
   it('starts idempotently and reports its status', async () => {
@@ -32,6 +32,7 @@ describe('the default local broker', () => {
     } finally {
       await inside.close();
       await outside.close();
+      await deleteTopics([topic]);
     }
   });
 });

@@ -1,5 +1,6 @@
 /** Shared by the Kafka tests and benchmarks: the local broker and winlogbeat-like documents. */
 import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 import { brokerOptions, startBroker } from '../kernel-lib/src/source/kafka/broker.js';
 
 /** The default broker's bootstrap address. */
@@ -14,6 +15,18 @@ let starting: Promise<string> | undefined;
 export function ensureBroker(): Promise<string> {
   starting ??= startBroker(brokerOptions()).then(() => BOOTSTRAP);
   return starting;
+}
+
+/** Deletes test topics from the default broker (missing ones are ignored). */
+export async function deleteTopics(topics: readonly string[]): Promise<void> {
+  if (topics.length === 0) return;
+  const admin = new Kafka({ brokers: [BOOTSTRAP], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** A topic name no other test uses. */

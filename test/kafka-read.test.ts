@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Session } from '../kernel-lib/src/engine/session.js';
 import { createKafkaClient, type KafkaClientKind } from '../kernel-lib/src/source/kafka/client.js';
@@ -9,7 +9,7 @@ import { ndjsonToFrame } from '../kernel-lib/src/source/kafka/ndjson-frame.js';
 import { produce } from '../kernel-lib/src/source/kafka/produce.js';
 import { kafkaReadInfo, readKafkaTopic } from '../kernel-lib/src/source/kafka/read-topic.js';
 import { tempDir, testSession } from './helpers.js';
-import { BOOTSTRAP, ensureBroker, uniqueTopic, winlogbeatDoc } from './kafka-helpers.js';
+import { BOOTSTRAP, deleteTopics, ensureBroker, uniqueTopic, winlogbeatDoc } from './kafka-helpers.js';
 
 const GOOD = 500;
 /** Known corrupt values and the reason each must get. */
@@ -24,6 +24,8 @@ const CORRUPT: { value: string | null; reason: string }[] = [
 
 const session: Session = await testSession();
 const topic = uniqueTopic('read');
+const created = [topic];
+after(() => deleteTopics(created));
 
 before(async () => {
   await ensureBroker();
@@ -119,6 +121,30 @@ for (const kind of ['platformatic', 'kafkajs'] as const satisfies readonly Kafka
       }
     });
 
+    it('fetchRanges reads ranges spanning many fetches exactly once', async () => {
+      const client = createKafkaClient(BOOTSTRAP, { kind });
+      const seen: string[] = [];
+      try {
+        // Small fetches (about 5 documents each) force many round trips.
+        await client.fetchRanges(
+          topic,
+          [
+            { partition: 0, from: 3, to: 150 },
+            { partition: 2, from: 0, to: 100 },
+          ],
+          (records) => {
+            for (const r of records) seen.push(`${r.partition}:${r.offset}`);
+          },
+          { maxBytesPerPartition: 10_000, maxBytes: 20_000 },
+        );
+      } finally {
+        await client.close();
+      }
+      assert.equal(seen.length, 247);
+      assert.equal(new Set(seen).size, 247);
+      assert.ok(seen.includes('0:3') && seen.includes('0:149') && !seen.includes('0:150') && !seen.includes('0:2'));
+    });
+
     it('honours per-partition startingOffsets and endingOffsets', async () => {
       const [df] = await readKafkaTopic('127.0.0.1', '9092', topic, {
         session,
@@ -163,10 +189,12 @@ describe('readKafkaTopic edge cases', () => {
     await assert.rejects(readKafkaTopic('127.0.0.1', 'ninety', topic, { session }), /port must be a number/);
     await assert.rejects(readKafkaTopic('127.0.0.1', '9092', topic, { session, startingOffsets: { 7: 0 } }), /has no partition 7/);
     await assert.rejects(readKafkaTopic('127.0.0.1', '9092', topic, { session, endingOffsets: { 0: 1_000_000 } }), /partition ends at/);
+    await assert.rejects(readKafkaTopic('127.0.0.1', '9092', 'no-such-topic', { session }), /has no topic "no-such-topic" \(topics: /);
   });
 
   it('reports data loss, or throws with failOnDataLoss', async () => {
     const lossy = uniqueTopic('loss');
+    created.push(lossy);
     const client = createKafkaClient(BOOTSTRAP);
     await client.createTopic(lossy, { partitions: 1 });
     await client.produce(lossy, Array.from({ length: 20 }, (_, i) => ({ value: JSON.stringify({ i }) })));
@@ -194,6 +222,7 @@ describe('readKafkaTopic edge cases', () => {
 
   it('produce() sends objects and strings and reports acknowledged counts', async () => {
     const t = uniqueTopic('produce');
+    created.push(t);
     const seen: number[] = [];
     const result = await produce(
       (function* () {

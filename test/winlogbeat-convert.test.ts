@@ -12,6 +12,10 @@ import { SHARED_DATA, tempDir, testSession } from './helpers.js';
 const session = await testSession();
 const MORDOR = path.join(SHARED_DATA, 'mordor');
 const REGRESSION = path.join(SHARED_DATA, 'sigma', 'regression', 'rules', 'windows');
+const SYSMON_CHANNEL = 'Microsoft-Windows-Sysmon/Operational';
+/** Sysmon's `UtcTime` ('2020-10-19 07:30:42.056') as epoch ms. */
+const utcOf = (v: string): number => Date.parse(`${v.replace(' ', 'T').slice(0, 23)}Z`);
+const at = (d: WinlogbeatDoc): number => Date.parse(d['@timestamp']);
 
 async function collect(paths: string | string[], options = {}): Promise<WinlogbeatDoc[]> {
   const out: WinlogbeatDoc[] = [];
@@ -70,7 +74,7 @@ test('NXLog details: Sysmon EventType is EventData, NXLog EventType is not; user
   assert.ok(psexec.some((d) => d.winlog.event_id === '18' && d.winlog.event_data!.PipeName === '\\PSEXESVC'));
 });
 
-test('winlogbeat 6 .tar.gz: same events as the archive member read by DuckDB', async () => {
+test('winlogbeat 6 .tar.gz: same events as the archive member read by DuckDB; @timestamp already UTC', async () => {
   const archive = path.join(MORDOR, 'empire_enable_rdp.tar.gz');
   const dir = tempDir();
   // The archive lacks its gzip trailer: tar complains but extracts the whole member.
@@ -86,6 +90,13 @@ test('winlogbeat 6 .tar.gz: same events as the archive member read by DuckDB', a
   assert.equal(d.log!.level, 'information');
   assert.equal((d as Record<string, unknown>).log_name, undefined);
   assert.equal((d as Record<string, unknown>)['@metadata'], undefined);
+  // @timestamp is UTC already: Sysmon records are created 0-5 s after their UtcTime.
+  const created = docs.filter((x) => x.winlog.channel === SYSMON_CHANNEL && ['1', '11', '13'].includes(x.winlog.event_id));
+  assert.ok(created.length > 100);
+  for (const x of created) {
+    const lag = at(x) - utcOf(x.winlog.event_data!.UtcTime!);
+    assert.ok(lag >= 0 && lag < 5_000, `${x['@timestamp']} vs UtcTime ${x.winlog.event_data!.UtcTime}`);
+  }
 });
 
 test('evtx_dump files (concatenated pretty JSON): ids, channels, hosts, EventData and UserData', async () => {
@@ -137,6 +148,97 @@ test('rebase moves the earliest event to start and keeps every gap; Sysmon times
   // convertDocs does the same in memory.
   const lines = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown);
   assert.deepEqual(convertDocs(lines, { rebase: { start } }), moved);
+});
+
+/** Per host, the UTC window its Sysmon events span, checking each Sysmon @timestamp is its UtcTime. */
+function sysmonWindows(docs: readonly WinlogbeatDoc[]): Map<string, [number, number]> {
+  const windows = new Map<string, [number, number]>();
+  for (const d of docs) {
+    const utc = d.winlog.event_data?.UtcTime;
+    if (d.winlog.channel !== SYSMON_CHANNEL || utc === undefined) continue;
+    assert.equal(d['@timestamp'], new Date(utcOf(utc)).toISOString(), `Sysmon ${d.winlog.event_id} of ${d.winlog.computer_name}`);
+    const w = windows.get(d.winlog.computer_name!) ?? [Infinity, -Infinity];
+    windows.set(d.winlog.computer_name!, [Math.min(w[0], at(d)), Math.max(w[1], at(d))]);
+  }
+  return windows;
+}
+
+/** First event of each NXLog recording: its local wall clock and the UTC instant it must become. */
+const NXLOG_FIRST_EVENT = {
+  // TimeCreated is EDT on a 12-hour clock, stamped "Z" by HELK: 16 h behind UtcTime.
+  'cmd_discover_iexplorer_version_registry.json': ['2020-10-21T11:28:08.823Z', '2020-10-22T03:28:08.823Z'],
+  // TimeCreated is EDT without a zone.
+  'cmd_psexec_lsa_secrets_dump.json': ['2020-10-19 03:30:41.104', '2020-10-19T07:30:41.104Z'],
+  // EventTime is EDT without a zone; @timestamp is Logstash's receipt, 3.6 s later.
+  'covenant_sharpsc_query_dcerpc_smb_svcctl.json': ['2020-08-06 01:20:11', '2020-08-06T05:20:11.000Z'],
+} as const;
+
+for (const [file, [local, utc]] of Object.entries(NXLOG_FIRST_EVENT)) {
+  test(`NXLog ${file}: @timestamp is UTC (Sysmon = UtcTime; other events in their host's Sysmon window)`, async () => {
+    const f = path.join(MORDOR, file);
+    const docs = await collect(f);
+    const raw = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(raw[0]!.TimeCreated ?? raw[0]!.EventTime, local);
+    assert.equal(docs[0]!['@timestamp'], utc);
+    const windows = sysmonWindows(docs);
+    assert.ok(windows.size > 0);
+    const others = docs.filter((d) => d.winlog.channel !== SYSMON_CHANNEL);
+    assert.ok(others.some((d) => d.winlog.channel === 'Security'));
+    for (const d of others) {
+      const [from, to] = windows.get(d.winlog.computer_name!)!;
+      // A minute of slack: the recordings last one to two minutes; the bug was hours.
+      assert.ok(at(d) >= from - 60_000 && at(d) <= to + 60_000, `${d.winlog.channel} ${d.winlog.event_id} of ${d.winlog.computer_name} at ${d['@timestamp']}`);
+    }
+    assert.deepEqual(convertDocs(raw), docs);
+  });
+}
+
+test('NXLog clock rules: learned per host, receipt pair, Sysmon outliers, lone documents', () => {
+  const sysmon = (host: string, local: string, utc: string): Record<string, unknown> => ({ Channel: SYSMON_CHANNEL, EventID: 1, Hostname: host, TimeCreated: local, UtcTime: utc });
+  const security = (host: string, local: string): Record<string, unknown> => ({ Channel: 'Security', EventID: 4688, Hostname: host, TimeCreated: local });
+  const docs = convertDocs([
+    security('A', '2020-01-01 10:00:00.000'),
+    sysmon('A', '2020-01-01 10:00:01.002', '2020-01-01 15:00:01.000'),
+    sysmon('A', '2020-01-01 10:00:02.002', '2020-01-01 15:00:02.000'),
+    // A Sysmon 3 whose UtcTime is days older than its record: the host's clock decides.
+    { ...sysmon('A', '2020-01-01 10:00:03.000', '2019-12-20 08:00:00.000'), EventID: 3 },
+    // Host B's clock runs +02:00 and is stamped with a false Z.
+    sysmon('B', '2020-01-01T17:00:00.500Z', '2020-01-01 15:00:00.499'),
+    security('B', '2020-01-01T17:00:05.000Z'),
+    // Host C has no Sysmon event: its local time stays as written.
+    security('C', '2020-01-01 10:00:00.000'),
+  ]);
+  assert.deepEqual(docs.map((d) => d['@timestamp']), [
+    '2020-01-01T15:00:00.000Z',
+    '2020-01-01T15:00:01.000Z',
+    '2020-01-01T15:00:02.000Z',
+    '2020-01-01T15:00:03.000Z',
+    '2020-01-01T15:00:00.499Z',
+    '2020-01-01T15:00:05.000Z',
+    '2020-01-01T10:00:00.000Z',
+  ]);
+  // Alone, a document with Logstash's UTC receipt beside NXLog's local one tells its offset itself.
+  const receipt = { Channel: 'Security', EventID: 5156, Hostname: 'DC', EventTime: '2020-08-06 01:20:11', EventReceivedTime: '2020-08-06 01:20:14', '@timestamp': '2020-08-06T05:20:14.617Z' };
+  assert.equal(toWinlogbeat7(receipt)['@timestamp'], '2020-08-06T05:20:11.000Z');
+  // A lone Sysmon event has its UtcTime.
+  assert.equal(toWinlogbeat7(sysmon('A', '2020-01-01 10:00:01.002', '2020-01-01 15:00:01.000'))['@timestamp'], '2020-01-01T15:00:01.000Z');
+  assert.throws(() => toWinlogbeat7({ Channel: 'Security', EventID: 1, Hostname: 'A' }), /without a usable TimeCreated, EventTime/);
+});
+
+test('rebase keeps NXLog times consistent: Sysmon @timestamp still equals the shifted UtcTime', async () => {
+  const f = path.join(MORDOR, 'cmd_psexec_lsa_secrets_dump.json');
+  const kept = await collect(f);
+  const start = new Date('2026-01-05T11:30:00.000Z');
+  const moved = await collect(f, { rebase: { start } });
+  assert.equal(Math.min(...moved.map(at)), start.getTime());
+  // The earliest event is Security 1102 at 07:30:41.104 UTC, not a Sysmon one 4 h "later".
+  assert.equal(moved[0]!.winlog.event_id, '1102');
+  assert.equal(moved[0]!['@timestamp'], start.toISOString());
+  const delta = at(moved[0]!) - at(kept[0]!);
+  assert.ok(moved.every((d, i) => at(d) - at(kept[i]!) === delta));
+  const windows = sysmonWindows(moved);
+  const [from, to] = windows.get('WORKSTATION5')!;
+  assert.ok(from - start.getTime() < 2_000 && to - start.getTime() < 60_000, `${new Date(from).toISOString()}..${new Date(to).toISOString()}`);
 });
 
 test('mixed layouts convert per document; unknown layouts fail clearly', () => {

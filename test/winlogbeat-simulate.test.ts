@@ -156,14 +156,3 @@ test('attacks come at the requested rate, are labelled outside the documents, an
   const only = [...simulateWithTruth({ seed: 5, count: 2000, attackRate: 0.2, scenarios: ['psexec'] })].filter((e) => e.scenario);
   assert.ok(only.length > 0 && only.every((e) => e.scenario === 'psexec' && e.technique === 'T1569.002'));
 });
-
-test('generation is fast: at least 50k documents per second', () => {
-  let best = 0;
-  for (let attempt = 0; attempt < 3 && best < 50_000; attempt++) {
-    const t = performance.now();
-    let n = 0;
-    for (const _ of simulateEvents({ seed: attempt, count: 20_000, attackRate: 0.01 })) n++;
-    best = Math.max(best, n / ((performance.now() - t) / 1000));
-  }
-  assert.ok(best >= 50_000, `${Math.round(best)} docs/s`);
-});

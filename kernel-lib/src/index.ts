@@ -218,3 +218,4 @@ export function create_bloom_filter(
 export function vacuum_table(tableName: string, opts: MaintenanceOptions & VacuumOptions = {}): Promise<VacuumResult> {
   return vacuumLakehouseTable(tableName, opts);
 }
+export * from './detect/index.js';

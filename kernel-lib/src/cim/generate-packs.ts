@@ -9,7 +9,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { generatePackTransforms, readOssemDictionary, type GeneratorEvent } from './ossem.js';
+import { ENVELOPE_RENAMES, generatePackTransforms, readOssemDictionary, type GeneratorEvent } from './ossem.js';
 import { PACKS_DIR, savePack, type MappingPack, type PackExtension, type PackOssemRef } from './pack.js';
 import type { Transform } from './transform.js';
 
@@ -40,14 +40,8 @@ export const REFERENCE_PROCESS_TRANSFORMS: Transform[] = [
   { new: ['event_result', 'LITERAL=success'] },
   ...(
     [
-      ['_sourcetype', '_sourcetype'],
-      ['_event_time', '_event_time'],
-      ['_event_date', '_event_date'],
-      ['dvc_hostname', 'dvc_hostname'],
-      ['winlog:event_id', 'event_id'],
-      ['winlog:task', 'event_category_type'],
-      ['log:level', 'event_severity'],
-      ['event:action', 'event_status'],
+      // The envelope every generated pack starts with is the one this list starts with.
+      ...ENVELOPE_RENAMES,
       ['winlog:event_data:CommandLine', 'process_command_line'],
       ['winlog:event_data:Company', 'file_company'],
       ['winlog:event_data:CurrentDirectory', 'process_file_directory'],
@@ -122,9 +116,16 @@ interface ExtraField {
   reason: string;
 }
 
+/** One event of a table; `message` is required when OSSEM-DD has no dictionary to take it from. */
+interface SpecEvent {
+  id: string;
+  extra?: ExtraField[];
+  message?: string;
+}
+
 interface SpecSource {
   sourcetype: string;
-  events: { id: string; extra?: ExtraField[]; message?: string }[];
+  events: SpecEvent[];
 }
 
 /** How one silver table is generated. */
@@ -144,8 +145,11 @@ const TARGET_USER: ExtraField = {
   column: 'target_user_name',
   reason: `${TBD}; OSSEM-DD names the target account TargetUserName in Security 4688`,
 };
-const SERVICE_7045 = 'no OSSEM-DD dictionary for System 7045 in this OSSEM-DD copy; named service_* after the raw field, in OSSEM entity_attribute style';
-const PS_4104 = 'no OSSEM-DD dictionary for PowerShell 4104 in this OSSEM-DD copy; named script_block_* after the raw field';
+
+/** An event this OSSEM-DD copy has no dictionary for: every raw field is named here, for one `reason`. */
+function undocumentedEvent(id: string, message: string, reason: string, columns: readonly (readonly [raw: string, column: string])[]): SpecEvent {
+  return { id, message, extra: columns.map(([raw, column]) => ({ raw, column, reason })) };
+}
 
 const SPECS: PackSpec[] = [
   {
@@ -195,17 +199,18 @@ const SPECS: PackSpec[] = [
       {
         sourcetype: SYSTEM,
         events: [
-          {
-            id: '7045',
-            message: 'A service was installed in the system',
-            extra: [
-              { raw: 'ServiceName', column: 'service_name', reason: SERVICE_7045 },
-              { raw: 'ImagePath', column: 'service_image_path', reason: SERVICE_7045 },
-              { raw: 'ServiceType', column: 'service_type', reason: SERVICE_7045 },
-              { raw: 'StartType', column: 'service_start_type', reason: SERVICE_7045 },
-              { raw: 'AccountName', column: 'service_account_name', reason: SERVICE_7045 },
+          undocumentedEvent(
+            '7045',
+            'A service was installed in the system',
+            'no OSSEM-DD dictionary for System 7045 in this OSSEM-DD copy; named service_* after the raw field, in OSSEM entity_attribute style',
+            [
+              ['ServiceName', 'service_name'],
+              ['ImagePath', 'service_image_path'],
+              ['ServiceType', 'service_type'],
+              ['StartType', 'service_start_type'],
+              ['AccountName', 'service_account_name'],
             ],
-          },
+          ),
         ],
       },
     ],
@@ -270,17 +275,18 @@ const SPECS: PackSpec[] = [
       {
         sourcetype: POWERSHELL,
         events: [
-          {
-            id: '4104',
-            message: 'Creating Scriptblock text',
-            extra: [
-              { raw: 'MessageNumber', column: 'script_block_message_number', reason: PS_4104 },
-              { raw: 'MessageTotal', column: 'script_block_message_total', reason: PS_4104 },
-              { raw: 'ScriptBlockText', column: 'script_block_text', reason: PS_4104 },
-              { raw: 'ScriptBlockId', column: 'script_block_id', reason: PS_4104 },
-              { raw: 'Path', column: 'script_block_path', reason: PS_4104 },
+          undocumentedEvent(
+            '4104',
+            'Creating Scriptblock text',
+            'no OSSEM-DD dictionary for PowerShell 4104 in this OSSEM-DD copy; named script_block_* after the raw field',
+            [
+              ['MessageNumber', 'script_block_message_number'],
+              ['MessageTotal', 'script_block_message_total'],
+              ['ScriptBlockText', 'script_block_text'],
+              ['ScriptBlockId', 'script_block_id'],
+              ['Path', 'script_block_path'],
             ],
-          },
+          ),
         ],
       },
     ],

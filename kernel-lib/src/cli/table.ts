@@ -15,6 +15,8 @@ const USAGE = `usage: winlake table <subcommand>
 options: --home DIR   the lakehouse root
 `;
 
+const FORMATS = ['ndjson', 'csv', 'table'];
+
 /** A table argument is a lakehouse name, or a path to any Delta table folder. */
 function tablePath(ref: string, catalog: Catalog): string {
   if (ref.includes('/') || ref.includes(path.sep) || ref.startsWith('.')) {
@@ -32,9 +34,13 @@ function tablePath(ref: string, catalog: Catalog): string {
 export async function tableCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['help']);
   const [sub, ref] = args.positionals;
-  if (!sub || args.options.has('help')) {
+  if (args.options.has('help')) {
     process.stdout.write(USAGE);
-    return sub ? 0 : 2;
+    return 0;
+  }
+  if (!sub) {
+    process.stderr.write(USAGE);
+    return 2;
   }
   const catalog = new Catalog(stringOption(args, 'home'));
   try {
@@ -60,6 +66,9 @@ export async function tableCommand(argv: string[]): Promise<number> {
       }
       case 'read': {
         if (!ref) throw new Error('table read needs a table name or path');
+        const format = stringOption(args, 'format') ?? 'table';
+        // Refuse a bad format before reading any data.
+        if (!FORMATS.includes(format)) throw new Error(`unknown --format ${JSON.stringify(format)}: use ndjson, csv or table`);
         const version = intOption(args, 'version');
         const timestamp = stringOption(args, 'timestamp');
         const session = await getSession();
@@ -69,7 +78,7 @@ export async function tableCommand(argv: string[]): Promise<number> {
         });
         const limit = intOption(args, 'limit');
         if (limit !== undefined) df = df.limit(limit);
-        await writeRows(df, stringOption(args, 'format') ?? 'table');
+        await writeRows(df, format);
         return 0;
       }
       case 'history': {
@@ -141,7 +150,7 @@ function printTable(rows: Record<string, unknown>[]): void {
   const cells = rows.map((r) => cols.map((c) => formatCell(r[c]).replaceAll(/[\r\n]+/g, ' ')));
   const widths = cols.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((r) => r[i]!.length))));
   const fmt = (vals: string[]): string =>
-    vals.map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!))).join('  ');
+    vals.map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!))).join('  ').trimEnd();
   process.stdout.write(`${fmt(cols)}\n${fmt(widths.map((w) => '-'.repeat(w)))}\n`);
   for (const r of cells) process.stdout.write(`${fmt(r)}\n`);
 }

@@ -29,7 +29,13 @@ import { zOrderKeyedSql } from './zorder.js';
 
 /** Delta's default target for OPTIMIZE output files (delta-rs: `delta.targetFileSize`). */
 export const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
-const DEFAULT_ROW_GROUP_ROWS = 122_880;
+/**
+ * Rows per row group of OPTIMIZE output. Not DuckDB's 122,880: once a day's partition fits in one
+ * file, the row group is the unit that bloom filters and min/max (hence Z-order) can skip. Measured
+ * on the optimize bench (5M events, one 4 MB file per day): a rare-user hunt read 25 MB with 122,880
+ * rows per group and 6 MB with 16,384; the Z-ordered process query 91 MB and 14 MB; the files grew 1%.
+ */
+const DEFAULT_ROW_GROUP_ROWS = 16_384;
 const DEFAULT_CHECKPOINT_INTERVAL = 10;
 
 /** Options of {@link optimizeTable}. */
@@ -42,7 +48,7 @@ export interface OptimizeOptions {
   targetFileSize?: number;
   /** Compaction only rewrites files smaller than this (default: targetFileSize). */
   minFileSize?: number;
-  /** Rows per Parquet row group in output files (default: DuckDB's 122,880, or fewer to fit the file). */
+  /** Rows per Parquet row group in output files (default 16,384, or fewer to fit the file; DuckDB's own default is 122,880). */
   rowGroupRows?: number;
   /**
    * Called after the new files are written and before the commit (progress reporting, and tests

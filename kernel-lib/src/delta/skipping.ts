@@ -32,8 +32,8 @@ export interface SkipContext {
 export interface SkipStage {
   name: string;
   /**
-   * Called once per scan, before `keep`, with the files the earlier stages kept: a stage that looks
-   * files up in one batch (bloom filters) does it here, for these candidates only.
+   * Called on each selection (explain, toSql) before the `keep` calls, with the files the earlier
+   * stages kept: a stage that looks files up in one batch (bloom filters) does it here, for these only.
    */
   prepare?(candidates: readonly ScanFile[], predicates: readonly ExprNode[], context: SkipContext): void | Promise<void>;
   keep(file: ScanFile, predicates: readonly ExprNode[], context: SkipContext): boolean | Promise<boolean>;

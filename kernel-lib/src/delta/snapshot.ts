@@ -2,13 +2,16 @@
  * Snapshots: the state of a Delta table at one version (latest, or by time travel).
  */
 import { getSession, type Session } from '../engine/session.js';
-import type { AddAction, MetadataAction, ProtocolAction } from './actions.js';
+import type { AddAction, CommitInfoAction, MetadataAction, ProtocolAction } from './actions.js';
 import { assertReadable } from './features.js';
-import { commitTimestamp, commitTimestamps, listLog, replayLog, type LogListing } from './log.js';
+import { commitTimestamp, commitTimestamps, listLog, replayLog, type LogListing, type ReplayResult } from './log.js';
 import { parseSchemaString, type StructType } from './schema/from-spark.js';
 
-/** The state of a Delta table at one version, after log replay. */
-export interface Snapshot {
+/**
+ * What every view of one table version holds, whichever form it keeps the active files in: a
+ * reader's {@link Snapshot} or a writer's cached table state.
+ */
+export interface TableVersion {
   tablePath: string;
   version: number;
   /** Commit time (ms since epoch) of `version`. */
@@ -17,6 +20,10 @@ export interface Snapshot {
   metadata: MetadataAction;
   /** The parsed `metadata.schemaString`. */
   schema: StructType;
+}
+
+/** The state of a Delta table at one version, after log replay. */
+export interface Snapshot extends TableVersion {
   /** Active files after replay. */
   files: AddAction[];
   /** Latest `txn` version per appId (streaming exactly-once). */
@@ -63,23 +70,43 @@ export async function loadSnapshot(tablePath: string, opts: SnapshotOptions = {}
   }
   const session = opts.session ?? (listing.checkpoints.some((c) => c.version <= version) ? await getSession() : undefined);
   const state = await replayLog(session, listing, version);
-  if (!state.protocol) throw new Error(`cannot reconstruct version ${version} of ${tablePath}: the log has no protocol action`);
-  if (!state.metadata) throw new Error(`cannot reconstruct version ${version} of ${tablePath}: the log has no metaData action`);
-  const schema = parseSchemaString(state.metadata.schemaString);
-  if (!opts.skipReadCheck) assertReadable(state.protocol, state.metadata, schema, tablePath);
-  const info = state.commitInfo;
-  const recorded = typeof info?.inCommitTimestamp === 'number' ? info.inCommitTimestamp : info?.timestamp;
-  const timestamp = typeof recorded === 'number' ? recorded : await commitTimestamp(tablePath, version);
+  const { protocol, metadata, schema } = replayedVersion(state);
+  if (!opts.skipReadCheck) assertReadable(protocol, metadata, schema, tablePath);
+  const timestamp = recordedCommitTime(state.commitInfo) ?? (await commitTimestamp(tablePath, version));
   return {
     tablePath,
     version,
     timestamp,
-    protocol: state.protocol,
-    metadata: state.metadata,
+    protocol,
+    metadata,
     schema,
     files: [...state.files.values()],
     appTxns: state.txns,
   };
+}
+
+/**
+ * The protocol, metadata and parsed schema of a replayed version. Throws when the log up to that
+ * version holds no protocol or no metaData action (the table state cannot be reconstructed).
+ *
+ * @example const { protocol, metadata, schema } = replayedVersion(await replayLog(session, listing, 7));
+ */
+export function replayedVersion(replayed: ReplayResult): Pick<TableVersion, 'protocol' | 'metadata' | 'schema'> {
+  const where = `cannot reconstruct version ${replayed.version} of ${replayed.tablePath}`;
+  if (!replayed.protocol) throw new Error(`${where}: the log has no protocol action`);
+  if (!replayed.metadata) throw new Error(`${where}: the log has no metaData action`);
+  return { protocol: replayed.protocol, metadata: replayed.metadata, schema: parseSchemaString(replayed.metadata.schemaString) };
+}
+
+/**
+ * The commit time (ms) a commit records itself: its in-commit timestamp, else commitInfo.timestamp;
+ * undefined when it records neither (callers fall back to the commit file's time, or to NaN).
+ *
+ * @example recordedCommitTime({ timestamp: 1714564800000 }) // => 1714564800000
+ */
+export function recordedCommitTime(info: CommitInfoAction | undefined): number | undefined {
+  const t = typeof info?.inCommitTimestamp === 'number' ? info.inCommitTimestamp : info?.timestamp;
+  return typeof t === 'number' ? t : undefined;
 }
 
 /** The versions a reader can reconstruct: from commit 0 (or the oldest checkpoint) to the latest. */

@@ -13,18 +13,13 @@ import path from 'node:path';
 import type { Session } from '../engine/session.js';
 import { commitFileName, type Action, type AddAction, type CommitInfoAction, type MetadataAction, type ProtocolAction, type RemoveAction, type TxnAction } from './actions.js';
 import { fileKey, listLog, logDirOf, readCommit, replayLog, type LogListing } from './log.js';
-import { parseSchemaString, type StructType } from './schema/from-spark.js';
-import type { Snapshot } from './snapshot.js';
+import { parseSchemaString } from './schema/from-spark.js';
+import { recordedCommitTime, replayedVersion, type Snapshot, type TableVersion } from './snapshot.js';
 
 /** A table's state at one version, as a writer needs it. Never mutated once made. */
-export interface TableState {
-  tablePath: string;
-  version: number;
+export interface TableState extends TableVersion {
   /** Commit time (ms) of `version` when known from its commitInfo, else NaN. */
   timestamp: number;
-  protocol: ProtocolAction;
-  metadata: MetadataAction;
-  schema: StructType;
   /** Active files, keyed as log replay keys them ({@link fileKey}). */
   files: ReadonlyMap<string, AddAction>;
   appTxns: ReadonlyMap<string, number>;
@@ -83,16 +78,11 @@ export async function currentTableState(session: Session, tablePath: string): Pr
   const latest = Math.max(listing.commits.at(-1) ?? -1, listing.checkpoints.at(-1)?.version ?? -1);
   if (latest < 0) return undefined;
   const replayed = await replayLog(session, listing, latest);
-  const where = `cannot reconstruct version ${latest} of ${tablePath}`;
-  if (!replayed.protocol) throw new Error(`${where}: the log has no protocol action`);
-  if (!replayed.metadata) throw new Error(`${where}: the log has no metaData action`);
   const state: TableState = {
     tablePath,
     version: latest,
     timestamp: commitTime(replayed.commitInfo),
-    protocol: replayed.protocol,
-    metadata: replayed.metadata,
-    schema: parseSchemaString(replayed.metadata.schemaString),
+    ...replayedVersion(replayed),
     files: replayed.files,
     appTxns: replayed.txns,
   };
@@ -177,8 +167,7 @@ function remember(state: TableState, fingerprint: string | undefined): TableStat
 }
 
 function commitTime(info: CommitInfoAction | undefined): number {
-  const t = typeof info?.inCommitTimestamp === 'number' ? info.inCommitTimestamp : info?.timestamp;
-  return typeof t === 'number' ? t : Number.NaN;
+  return recordedCommitTime(info) ?? Number.NaN;
 }
 
 /** Applies commits (in version order, the last being `version`) to a copy of the state. */

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Frame, schemaTree, type SchemaField } from '../frame/index.js';
-import { escapeHtml, formatCount } from './escape.js';
+import { escapeHtml, formatCount, unescapeHtml } from './escape.js';
 import { schemaToHtml } from './schema.js';
 import { isScanReport, scanReportText, scanReportToHtml } from './scan-report.js';
 import { frameToHtml, frameToText, type TableOptions } from './table.js';
@@ -132,7 +132,7 @@ function bigintSafe(_key: string, v: unknown): unknown {
 
 /** A terminal cannot draw SVG: name the chart by its title text instead. */
 function svgSummary(svg: string): string {
-  const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => decodeEntities(m[1] ?? ''));
+  const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => unescapeHtml(m[1] ?? ''));
   return `[chart: ${texts[texts.length - 1] ?? 'untitled'} — ${formatCount(svg.length)} bytes of SVG; display it in a notebook]`;
 }
 
@@ -152,7 +152,7 @@ export function htmlToText(markup: string): string {
   const cleaned = markup.replaceAll(/<style[\s\S]*?<\/style>/gi, '');
   for (const token of cleaned.split(/(<[^>]*>)/)) {
     if (!token.startsWith('<')) {
-      line += decodeEntities(token.replaceAll(/\s+/g, ' '));
+      line += unescapeHtml(token.replaceAll(/\s+/g, ' '));
       continue;
     }
     const tag = /^<\/?\s*([a-z0-9]+)/i.exec(token)?.[1]?.toLowerCase() ?? '';
@@ -170,15 +170,6 @@ export function htmlToText(markup: string): string {
   }
   flush();
   return out.join('\n');
-}
-
-function decodeEntities(text: string): string {
-  return text
-    .replaceAll('&lt;', '<')
-    .replaceAll('&gt;', '>')
-    .replaceAll('&quot;', '"')
-    .replaceAll('&#39;', "'")
-    .replaceAll('&amp;', '&');
 }
 
 /**

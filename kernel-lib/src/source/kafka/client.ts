@@ -153,8 +153,12 @@ class LazyClient implements KafkaClient {
     return (await this.client).topics();
   }
   async close(): Promise<void> {
-    if (this.impl) await (await this.impl).close();
+    const pending = this.impl;
     this.impl = undefined;
+    if (!pending) return;
+    // A client whose library failed to load has nothing to close; the load error was already thrown.
+    const client = await pending.catch(() => undefined);
+    await client?.close();
   }
 }
 

@@ -98,6 +98,17 @@ export async function readKafkaTopic(
   const session = opts.session ?? (await getSession());
   const client = createKafkaClient(servers, opts.client ? { kind: opts.client } : {});
   try {
+    let topics: Record<string, number>;
+    try {
+      topics = await client.topics();
+    } catch (err) {
+      throw new Error(`read_kafka_topic: cannot reach Kafka at ${servers}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!(topic in topics)) {
+      const known = Object.keys(topics).sort();
+      const shown = known.length > 20 ? `${known.slice(0, 20).join(', ')}, … (${known.length} in all)` : known.join(', ') || 'none';
+      throw new Error(`read_kafka_topic: Kafka at ${servers} has no topic ${JSON.stringify(topic)} (topics: ${shown})`);
+    }
     const { ranges, dataLoss } = await planRanges(client, topic, opts);
     for (const loss of dataLoss) {
       console.warn(

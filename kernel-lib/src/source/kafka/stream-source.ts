@@ -207,9 +207,14 @@ export class KafkaStreamSource implements StreamSource {
       const ranges = await this.resolveRanges(client, start, end);
       // A new writer truncates what a failed attempt left.
       const writer = new RecordFileWriter(file);
+      const planned = ranges.reduce((n, r) => n + r.to - r.from, 0);
       let bytes = 0;
       try {
         await client.fetchRanges(this.topic, ranges, (records) => {
+          // A client that hands out records twice would fill the disk and break exactly-once: stop it.
+          if (writer.count + records.length > planned) {
+            throw new PermanentError(`the Kafka client returned more records than the ${planned} requested from ${this.topic} ${rangeText(start, end)}`);
+          }
           for (const r of records) bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
           writer.add(records);
         });
