@@ -1,14 +1,21 @@
 /**
  * A separate OS process for test/delta-concurrency.test.ts: appends `count` one-row commits
  * (row ids `<worker>-<i>`) to a Delta table, racing the other workers.
+ * It signals `<table>-ready-<worker>` and starts when `<table>-go` exists.
  * Usage: node --import tsx test/delta-concurrency-worker.ts <table> <worker> <count>
  */
+import { existsSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeDelta } from '../kernel-lib/src/delta/write.js';
 import { Session } from '../kernel-lib/src/engine/session.js';
 
 const [table, worker, count] = process.argv.slice(2);
 if (!table || !worker || !count) throw new Error('usage: delta-concurrency-worker.ts <table> <worker> <count>');
 const session = await Session.create({ threads: 1, workDir: `${table}-duck-${worker}` });
+// A start barrier: module loading and DuckDB start-up take different times in each process, and
+// the race is only real if both start appending together.
+writeFileSync(`${table}-ready-${worker}`, '');
+while (!existsSync(`${table}-go`)) await sleep(5);
 const versions: number[] = [];
 for (let i = 0; i < Number(count); i++) {
   const r = await writeDelta(session, `SELECT '${worker}-${i}' AS row_id, ${Number(worker)} AS worker`, table);

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { commitFileName } from '../kernel-lib/src/delta/actions.js';
@@ -39,7 +40,17 @@ test('two processes appending 50 times each: contiguous log, every row exactly o
   const table = path.join(root, 'table');
   await writeDelta(session, "SELECT 'seed' AS row_id, 0 AS worker", table);
 
-  const results = await Promise.all([runWorker(table, 1), runWorker(table, 2)]);
+  const running = Promise.all([runWorker(table, 1), runWorker(table, 2)]);
+  let failed: unknown;
+  running.catch((err: unknown) => (failed = err));
+  const deadline = Date.now() + 120_000;
+  while (![1, 2].every((w) => existsSync(`${table}-ready-${w}`))) {
+    if (failed) throw failed;
+    if (Date.now() > deadline) throw new Error('the workers did not start within 120 s');
+    await sleep(10);
+  }
+  writeFileSync(`${table}-go`, '');
+  const results = await running;
 
   const total = 2 * PER_WORKER;
   assert.equal(await latestVersion(table), total);
