@@ -178,7 +178,8 @@ export class KafkaStreamSource implements StreamSource {
   async readBatch(session: Session, start: Offsets, end: Offsets): Promise<BatchData> {
     const maxMessageBytes = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const table = `winlake_kafka_stream_${process.pid}_${++batchCounter}`;
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-kstream-'));
+    // In the session's work folder when it has one: a killed process leaves its half-read batch there.
+    const dir = mkdtempSync(path.join(session.options.workDir ?? os.tmpdir(), 'winlake-kstream-'));
     let fetched: { records: number; bytes: number; maxLineBytes: number };
     let frame: Frame;
     try {
