@@ -17,7 +17,7 @@ import { writeTableStream } from '../kernel-lib/src/lakehouse/streaming.js';
 import { readTable } from '../kernel-lib/src/lakehouse/tables.js';
 import { brokerOptions, startBroker, stopBroker, type BrokerOptions } from '../kernel-lib/src/source/kafka/broker.js';
 import { createKafkaClient, type KafkaClient, type OutgoingMessage } from '../kernel-lib/src/source/kafka/client.js';
-import { KafkaDataLossError, KafkaStreamSource, readKafkaStream } from '../kernel-lib/src/source/kafka/stream-source.js';
+import { KafkaDataLossError, KafkaStreamSource, readKafkaStream } from '../kernel-lib/src/stream/kafka-source.js';
 import type { StreamFrame } from '../kernel-lib/src/stream/index.js';
 import { addIngestMeta, parseWinlogbeat } from '../kernel-lib/src/winlogbeat/parse.js';
 import { Random } from '../kernel-lib/src/winlogbeat/prng.js';

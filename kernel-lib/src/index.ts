@@ -75,7 +75,7 @@ export async function read_kafka_topic(
   opts: ReadKafkaTopicOptions = {},
 ): Promise<[Frame, SchemaField[]] | [StreamFrame, null]> {
   if (opts.streaming) {
-    const { readKafkaStream } = await import('./source/kafka/stream-source.js');
+    const { readKafkaStream } = await import('./stream/kafka-source.js');
     return [await readKafkaStream(bootstrapServers, port, topic, opts), null];
   }
   return readKafkaTopic(bootstrapServers, port, topic, opts);
@@ -180,7 +180,7 @@ export async function sql(query: string): Promise<Frame> {
 
 export { buildSilver, type BuildSilverOptions, type SilverResult } from './cim/build-silver.js';
 export { loadEventFiles, BRONZE_TABLE, BRONZE_PARTITIONS } from './lakehouse/load-files.js';
-export { readKafkaStream, KafkaStreamSource, type KafkaStreamOptions } from './source/kafka/stream-source.js';
+export { readKafkaStream, KafkaStreamSource, type KafkaStreamOptions } from './stream/kafka-source.js';
 export { optimizeTable, type OptimizeMetrics, type OptimizeOptions } from './delta/optimize.js';
 export { createBloomFilter, type BloomFilterOptions, type BloomFilterResult } from './delta/bloom.js';
 export { vacuum, type VacuumOptions, type VacuumResult } from './delta/vacuum.js';

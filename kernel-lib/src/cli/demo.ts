@@ -11,7 +11,7 @@ import { simulateNdjson, type SimulateOptions } from '../winlogbeat/simulate.js'
 import { readEventFiles } from '../winlogbeat/convert.js';
 import { startBroker, brokerOptions } from '../source/kafka/broker.js';
 import { produce } from '../source/kafka/produce.js';
-import { readKafkaStream } from '../source/kafka/stream-source.js';
+import { readKafkaStream } from '../stream/kafka-source.js';
 import { Catalog } from '../lakehouse/catalog.js';
 import { BRONZE_PARTITIONS, BRONZE_TABLE, loadEventFiles } from '../lakehouse/load-files.js';
 import { writeTableStream } from '../lakehouse/streaming.js';

@@ -10,16 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { quoteIdent } from '../../engine/quote.js';
-import { getSession, type Session } from '../../engine/session.js';
-import type { Frame } from '../../frame/index.js';
-// The stream floor defines what a source is; importing its types (erased at run time) and the
-// StreamFrame wrapper is the one upward reference, kept to this file (see the report to the lead).
-import type { BatchData, Offsets, StreamSource } from '../../stream/source.js';
-import { StreamFrame } from '../../stream/stream-frame.js';
-import { createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from './client.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, recordFilesToFrame } from './ndjson-frame.js';
-import type { DataLoss } from './read-topic.js';
+import { quoteIdent } from '../engine/quote.js';
+import { getSession, type Session } from '../engine/session.js';
+import type { Frame } from '../frame/index.js';
+import type { BatchData, Offsets, StreamSource } from './source.js';
+import { StreamFrame } from './stream-frame.js';
+import { createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from '../source/kafka/client.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, recordFilesToFrame } from '../source/kafka/ndjson-frame.js';
+import type { DataLoss } from '../source/kafka/read-topic.js';
 
 /** Where a query without a checkpoint starts: per partition, an offset, or -2 (earliest) / -1 (latest). */
 export type StartingOffsets = 'earliest' | 'latest' | Record<number | string, number>;
