@@ -14,7 +14,8 @@ describe('the default local broker', () => {
     const status = await brokerStatus();
     assert.equal(status.running, true);
     assert.ok(status.pid && status.pid > 0);
-    assert.deepEqual(status.ports, { plaintext: 9092, outside: 9094, controller: 9093 });
+    const o = brokerOptions();
+    assert.deepEqual(status.ports, { plaintext: o.port, outside: o.outsidePort, controller: o.controllerPort });
     assert.equal(status.topics?.winlogbeat, 3, 'topic winlogbeat has 3 partitions');
     assert.equal(await kafkaCommand(['status']), 0);
   });
@@ -23,7 +24,7 @@ describe('the default local broker', () => {
     await ensureBroker();
     const topic = uniqueTopic('outside');
     const inside = createKafkaClient(BOOTSTRAP);
-    const outside = createKafkaClient('127.0.0.1:9094', { kind: 'kafkajs' });
+    const outside = createKafkaClient(`127.0.0.1:${brokerOptions().outsidePort}`, { kind: 'kafkajs' });
     try {
       assert.equal(await inside.createTopic(topic, { partitions: 1 }), true);
       assert.equal(await inside.createTopic(topic, { partitions: 1 }), false, 'creating an existing topic is a no-op');
@@ -67,7 +68,7 @@ describe('a second broker instance', () => {
 
   it('refuses to start on a port another program holds', async () => {
     await ensureBroker();
-    const clash = brokerOptions({ port: 9092, controllerPort: 19293, outsidePort: 19294, home: tempDir('winlake-kafka3-') });
-    await assert.rejects(startBroker(clash), /port 9092 on 127\.0\.0\.1 is already in use/);
+    const clash = brokerOptions({ port: brokerOptions().port, controllerPort: 19293, outsidePort: 19294, home: tempDir('winlake-kafka3-') });
+    await assert.rejects(startBroker(clash), new RegExp(`port ${brokerOptions().port} on 127\\.0\\.0\\.1 is already in use`));
   });
 });

@@ -4,12 +4,16 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Session } from '../kernel-lib/src/engine/session.js';
+import { brokerOptions } from '../kernel-lib/src/source/kafka/broker.js';
 import { createKafkaClient, type KafkaClientKind } from '../kernel-lib/src/source/kafka/client.js';
 import { ndjsonToFrame } from '../kernel-lib/src/source/kafka/ndjson-frame.js';
 import { produce } from '../kernel-lib/src/source/kafka/produce.js';
 import { kafkaReadInfo, readKafkaTopic } from '../kernel-lib/src/source/kafka/read-topic.js';
 import { tempDir, testSession } from './helpers.js';
 import { BOOTSTRAP, deleteTopics, ensureBroker, uniqueTopic, winlogbeatDoc } from './kafka-helpers.js';
+
+/** The default broker's PLAINTEXT port (WINLAKE_KAFKA_PORT moves it). */
+const PORT = brokerOptions().port;
 
 const GOOD = 500;
 /** Known corrupt values and the reason each must get. */
@@ -47,7 +51,7 @@ const TOTAL = GOOD + 1 + CORRUPT.length;
 for (const kind of ['platformatic', 'kafkajs'] as const satisfies readonly KafkaClientKind[]) {
   describe(`readKafkaTopic with the ${kind} client`, () => {
     it('reads every record once, documents parsed and corrupt ones kept with their reason', async () => {
-      const [df, schema] = await readKafkaTopic('127.0.0.1', '9092', topic, { session, client: kind });
+      const [df, schema] = await readKafkaTopic('127.0.0.1', PORT, topic, { session, client: kind });
       assert.equal(await df.count(), TOTAL);
       assert.equal(kafkaReadInfo(df)?.records, TOTAL);
       const reasons = await session.rows<{ r: string | null; n: number; raw_kept: boolean; docs_null: boolean }>(
@@ -101,7 +105,7 @@ for (const kind of ['platformatic', 'kafkajs'] as const satisfies readonly Kafka
     });
 
     it('has unique and complete (partition, offset) pairs matching the end offsets', async () => {
-      const [df] = await readKafkaTopic('127.0.0.1', 9092, topic, { session, client: kind });
+      const [df] = await readKafkaTopic('127.0.0.1', PORT, topic, { session, client: kind });
       const rows = await session.rows<{ p: number; n: number; lo: bigint; hi: bigint; d: number; t: string; late: boolean }>(
         `SELECT _kafka_partition p, count(*)::INTEGER n, min(_kafka_offset) lo, max(_kafka_offset) hi, count(DISTINCT _kafka_offset)::INTEGER d,
                 min(_kafka_topic) t, bool_and(_kafka_timestamp > now() - INTERVAL 1 HOUR) late
@@ -146,7 +150,7 @@ for (const kind of ['platformatic', 'kafkajs'] as const satisfies readonly Kafka
     });
 
     it('honours per-partition startingOffsets and endingOffsets', async () => {
-      const [df] = await readKafkaTopic('127.0.0.1', '9092', topic, {
+      const [df] = await readKafkaTopic('127.0.0.1', PORT, topic, {
         session,
         client: kind,
         startingOffsets: { 0: 10, 1: 5 },
@@ -177,7 +181,7 @@ for (const kind of ['platformatic', 'kafkajs'] as const satisfies readonly Kafka
 
 describe('readKafkaTopic edge cases', () => {
   it("gives zero rows from 'latest', with the Kafka and corrupt columns", async () => {
-    const [df, schema] = await readKafkaTopic('127.0.0.1', '9092', topic, { session, startingOffsets: 'latest' });
+    const [df, schema] = await readKafkaTopic('127.0.0.1', PORT, topic, { session, startingOffsets: 'latest' });
     assert.equal(await df.count(), 0);
     const names = schema.map((f) => f.name);
     for (const c of ['_kafka_topic', '_kafka_partition', '_kafka_offset', '_kafka_timestamp', '_kafka_key', '_corrupt_record', '_corrupt_reason']) {
@@ -187,9 +191,9 @@ describe('readKafkaTopic edge cases', () => {
 
   it('rejects bad arguments with clear errors', async () => {
     await assert.rejects(readKafkaTopic('127.0.0.1', 'ninety', topic, { session }), /port must be a number/);
-    await assert.rejects(readKafkaTopic('127.0.0.1', '9092', topic, { session, startingOffsets: { 7: 0 } }), /has no partition 7/);
-    await assert.rejects(readKafkaTopic('127.0.0.1', '9092', topic, { session, endingOffsets: { 0: 1_000_000 } }), /partition ends at/);
-    await assert.rejects(readKafkaTopic('127.0.0.1', '9092', 'no-such-topic', { session }), /has no topic "no-such-topic" \(topics: /);
+    await assert.rejects(readKafkaTopic('127.0.0.1', PORT, topic, { session, startingOffsets: { 7: 0 } }), /has no partition 7/);
+    await assert.rejects(readKafkaTopic('127.0.0.1', PORT, topic, { session, endingOffsets: { 0: 1_000_000 } }), /partition ends at/);
+    await assert.rejects(readKafkaTopic('127.0.0.1', PORT, 'no-such-topic', { session }), /has no topic "no-such-topic" \(topics: /);
   });
 
   it('reports data loss, or throws with failOnDataLoss', async () => {
@@ -210,10 +214,10 @@ describe('readKafkaTopic edge cases', () => {
     }
 
     await assert.rejects(
-      readKafkaTopic('127.0.0.1', '9092', lossy, { session, startingOffsets: { 0: 3 }, failOnDataLoss: true }),
+      readKafkaTopic('127.0.0.1', PORT, lossy, { session, startingOffsets: { 0: 3 }, failOnDataLoss: true }),
       new RegExp(`data loss in Kafka topic ${lossy} partition 0: offsets 3\\.\\.7 were deleted`),
     );
-    const [df] = await readKafkaTopic('127.0.0.1', '9092', lossy, { session, startingOffsets: { 0: 3 }, failOnDataLoss: false });
+    const [df] = await readKafkaTopic('127.0.0.1', PORT, lossy, { session, startingOffsets: { 0: 3 }, failOnDataLoss: false });
     assert.equal(await df.count(), 12);
     assert.deepEqual(kafkaReadInfo(df)?.dataLoss, [{ topic: lossy, partition: 0, requestedOffset: 3, earliestOffset: 8, lostRecords: 5 }]);
     const [rows] = await session.rows<{ lo: bigint }>(`SELECT min(i) lo FROM (${await df.toSql()})`);
@@ -232,7 +236,7 @@ describe('readKafkaTopic edge cases', () => {
     );
     assert.equal(result.acknowledged, 230);
     assert.deepEqual(seen, [100, 200, 230]);
-    const [df] = await readKafkaTopic('127.0.0.1', '9092', t, { session });
+    const [df] = await readKafkaTopic('127.0.0.1', PORT, t, { session });
     assert.equal(await df.filter('_corrupt_reason IS NULL').count(), 230);
   });
 });

@@ -17,6 +17,7 @@ export class PlatformaticClient implements KafkaClient {
   readonly kind = 'platformatic' as const;
   private admin: Admin | undefined;
   private producer: Producer | undefined;
+  private plainProducer: Producer | undefined;
   private consumer: Consumer | undefined;
 
   constructor(
@@ -40,11 +41,23 @@ export class PlatformaticClient implements KafkaClient {
     return this.consumer;
   }
 
+  /**
+   * Acks 1 and -1 go through an idempotent producer (which the library runs with acks = all): when
+   * part of a request fails — a partition of a just-created topic that is not ready yet, a leader
+   * moving — the library retries the whole request, and only the broker's sequence check keeps the
+   * partitions that had succeeded from storing the records twice. Acks 0 gets no answer to retry on.
+   */
   async produce(topic: string, messages: readonly OutgoingMessage[], options: { acks?: 0 | 1 | -1 } = {}): Promise<void> {
     if (messages.length === 0) return;
-    this.producer ??= new Producer({ ...this.base(), autocreateTopics: true });
-    await this.producer.send({
-      acks: options.acks ?? 1,
+    const fireAndForget = options.acks === 0;
+    let producer: Producer;
+    if (fireAndForget) {
+      producer = this.plainProducer ??= new Producer({ ...this.base(), autocreateTopics: true });
+    } else {
+      producer = this.producer ??= new Producer({ ...this.base(), autocreateTopics: true, idempotent: true });
+    }
+    await producer.send({
+      ...(fireAndForget ? { acks: 0 } : {}),
       messages: messages.map((m) => ({
         topic,
         ...(m.key == null ? {} : { key: toBuffer(m.key) }),
@@ -193,8 +206,9 @@ export class PlatformaticClient implements KafkaClient {
   }
 
   async close(): Promise<void> {
-    const clients = [this.producer, this.consumer, this.admin];
+    const clients = [this.producer, this.plainProducer, this.consumer, this.admin];
     this.producer = undefined;
+    this.plainProducer = undefined;
     this.consumer = undefined;
     this.admin = undefined;
     await Promise.all(clients.map((c) => c?.close().catch(() => undefined)));

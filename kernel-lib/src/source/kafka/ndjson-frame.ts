@@ -2,24 +2,26 @@
  * Raw JSON documents (Kafka record values or NDJSON lines) into a DuckDB table, parsed by DuckDB.
  *
  * JavaScript only frames the raw bytes into a tab-separated file; DuckDB reads it with its CSV
- * reader, classifies each value (`json_valid`, `json_type`), infers ONE structure over the whole
- * batch (DuckDB's JSON reader over every good document, or `json_group_structure`) and parses with
- * `json_transform`. Values that are not JSON objects
- * are kept as `_corrupt_record` with a `_corrupt_reason`, never dropped.
+ * reader, classifies each value (`json_type`) and parses it with `json_transform` and ONE structure
+ * for the whole batch, which covers every key of every good document (see structure.ts: the
+ * structure is inferred over one representative per document shape, and a {@link StructureCache}
+ * shared by the batches of a stream skips inference while no new shape arrives). Values that are
+ * not JSON objects are kept as `_corrupt_record` with a `_corrupt_reason`, never dropped.
  *
  * Schema rules, chosen so that batch after batch appends to the same bronze table:
  * - `winlog.event_data` and `winlog.user_data` are MAP(VARCHAR, VARCHAR) (their keys vary per event id);
  * - top-level `@timestamp` is TIMESTAMPTZ (NULL when it does not parse);
  * - integers are BIGINT, fields only ever null are VARCHAR, fields of mixed types and empty objects JSON.
  */
-import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import os from 'node:os';
 import path from 'node:path';
 import { quoteIdent, quoteString } from '../../engine/quote.js';
-import { SqlError, type Session } from '../../engine/session.js';
+import type { Session } from '../../engine/session.js';
 import { Frame } from '../../frame/index.js';
+import { LINE_DELIMITER, StructureCache, stableStructure, type InferenceMethod } from './structure.js';
+
+export { MAP_FIELDS, StructureCache } from './structure.js';
 
 /** One raw value to parse, with optional Kafka coordinates. */
 export interface RawRecord {
@@ -33,12 +35,6 @@ export interface RawRecord {
 
 /** The default limit of one document's size: winlogbeat's `output.kafka.max_message_bytes`. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
-
-/** The nested fields always parsed as MAP(VARCHAR, VARCHAR), as paths. */
-export const MAP_FIELDS: readonly (readonly string[])[] = [
-  ['winlog', 'event_data'],
-  ['winlog', 'user_data'],
-];
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -122,8 +118,13 @@ export interface ParseOptions {
   topic?: string;
   /** A name for the materialised table (a unique one is chosen otherwise). */
   tableName?: string;
-  /** How the one structure of the batch is inferred (see inferStructure); default 'read_json'. */
-  inference?: 'read_json' | 'json_group_structure';
+  /** How the structure is inferred over representative documents (see structure.ts); default 'read_json'. */
+  inference?: InferenceMethod;
+  /**
+   * The structure learnt from earlier batches of the same source, reused and extended by this
+   * one; default a fresh cache (the structure is inferred from this batch alone).
+   */
+  structureCache?: StructureCache;
 }
 
 let tableCounter = 0;
@@ -132,6 +133,9 @@ let tableCounter = 0;
 const JSON_TYPE_NAME =
   "CASE jt WHEN 'ARRAY' THEN 'array' WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN 'boolean' " +
   "WHEN 'NULL' THEN 'null' ELSE 'number' END";
+
+/** The column holding each document's shape hash while a batch is checked against the cache. */
+const SHAPE_COLUMN = '__winlake_shape';
 
 function uniqueTable(prefix: string): string {
   return `${prefix}_${process.pid}_${++tableCounter}`;
@@ -156,7 +160,6 @@ export async function recordFilesToFrame(
   options: ParseOptions & { maxLineBytes?: number } = {},
 ): Promise<Frame> {
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const raw = uniqueTable('winlake_raw');
   const columns = "{'p': 'INTEGER', 'o': 'BIGINT', 'ts': 'BIGINT', 'enc': 'VARCHAR', 'n': 'BIGINT', 'k': 'VARCHAR', 'v': 'VARCHAR'}";
   const maxLine = Math.max(2 * 1024 * 1024, (options.maxLineBytes ?? 0) + 1024);
   const source =
@@ -170,16 +173,11 @@ export async function recordFilesToFrame(
       : `${quoteString(options.topic)} AS _kafka_topic, p AS _kafka_partition, o AS _kafka_offset, ` +
         `TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_milliseconds(ts) AS _kafka_timestamp, ` +
         `CASE WHEN k IS NULL OR k = '' THEN NULL ELSE json_extract_string(k, '$') END AS _kafka_key, `;
-  await session.run(
-    `CREATE TEMP TABLE ${quoteIdent(raw)} AS SELECT ${meta}${decoded} AS value, ` +
-      `CASE WHEN enc = 'n' THEN 'null value' WHEN enc = 'u' THEN 'not valid UTF-8' WHEN n > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
-      `FROM ${source}`,
-  );
-  try {
-    return await parseRawTable(session, raw, options);
-  } finally {
-    await session.run(`DROP TABLE IF EXISTS ${quoteIdent(raw)}`);
-  }
+  const raw =
+    `SELECT ${meta}${decoded} AS value, ` +
+    `CASE WHEN enc = 'n' THEN 'null value' WHEN enc = 'u' THEN 'not valid UTF-8' WHEN n > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
+    `FROM ${source}`;
+  return parseRaw(session, raw, options);
 }
 
 /**
@@ -208,170 +206,63 @@ export async function ndjsonToFrame(
     }
   }
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const raw = uniqueTable('winlake_raw');
   if (input.files.length === 0) throw new Error('ndjsonToFrame: no files given');
-  // A 4-byte delimiter that text never holds, so that each line is one column, tabs included.
   // E'...' because plain SQL strings do not decode \x escapes (the delimiter would be 16 bytes).
-  await session.run(
-    `CREATE TEMP TABLE ${quoteIdent(raw)} AS SELECT v AS value, ` +
-      `CASE WHEN strlen(v) > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
-      `FROM read_csv([${input.files.map(quoteString).join(', ')}], columns={'v': 'VARCHAR'}, delim=E'\\x1f\\x1e\\x1d\\x01', ` +
-      `quote='', escape='', header=false, auto_detect=false, new_line='\\n', strict_mode=false, max_line_size=${64 * 1024 * 1024}) ` +
-      `WHERE v IS NOT NULL AND trim(v, ' \t\r') <> ''`,
-  );
-  try {
-    return await parseRawTable(session, raw, options);
-  } finally {
-    await session.run(`DROP TABLE IF EXISTS ${quoteIdent(raw)}`);
-  }
+  const raw =
+    `SELECT v AS value, CASE WHEN strlen(v) > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
+    `FROM read_csv([${input.files.map(quoteString).join(', ')}], columns={'v': 'VARCHAR'}, delim=${LINE_DELIMITER}, ` +
+    `quote='', escape='', header=false, auto_detect=false, new_line='\\n', strict_mode=false, max_line_size=${64 * 1024 * 1024}) ` +
+    `WHERE v IS NOT NULL AND trim(v, ' \t\r') <> ''`;
+  return parseRaw(session, raw, options);
 }
 
 /**
- * Classifies and parses a table with columns `value` (VARCHAR), `pre_reason` (VARCHAR, a reason
- * already known) and any metadata columns (kept, after the document columns).
+ * Classifies and parses the rows of `raw` (SQL with columns `value` VARCHAR, `pre_reason` VARCHAR
+ * — a reason already known — and metadata columns, kept after the document columns). `raw` is
+ * read once per pass and never materialised: a pass over the record file costs less than a copy.
+ *
+ * With a cache that already has a structure, one pass parses and hashes each document's shape;
+ * when every shape is known (the usual case in a stream) that is all. Otherwise the cache learns
+ * the new shapes and the batch is parsed again with the grown structure.
  */
-async function parseRawTable(session: Session, raw: string, options: ParseOptions): Promise<Frame> {
-  const classified = uniqueTable('winlake_cls');
-  // try(json_type(...)) is NULL for invalid JSON: one parse classifies, where json_valid + json_type took two.
+async function parseRaw(session: Session, raw: string, options: ParseOptions): Promise<Frame> {
+  const cache = options.structureCache ?? new StructureCache(options.inference ?? 'read_json');
+  // json_type once classifies (NULL under try() for invalid JSON); trim only runs on the few invalid values.
   const reason =
-    `CASE WHEN pre_reason IS NOT NULL THEN pre_reason WHEN value IS NULL THEN 'null value' ` +
-    `WHEN trim(value, ' \t\r\n') = '' THEN 'empty value' WHEN jt IS NULL THEN 'invalid JSON' ` +
-    `WHEN jt <> 'OBJECT' THEN 'not a JSON object (' || ${JSON_TYPE_NAME} || ')' END`;
+    `CASE WHEN pre_reason IS NOT NULL THEN pre_reason WHEN value IS NULL THEN 'null value' WHEN jt = 'OBJECT' THEN NULL ` +
+    `WHEN jt IS NULL THEN CASE WHEN trim(value, ' \t\r\n') = '' THEN 'empty value' ELSE 'invalid JSON' END ` +
+    `ELSE 'not a JSON object (' || ${JSON_TYPE_NAME} || ')' END`;
+  const classified =
+    `(SELECT * EXCLUDE (pre_reason, jt), ${reason} AS _corrupt_reason ` +
+    `FROM (SELECT *, CASE WHEN pre_reason IS NULL AND value IS NOT NULL THEN try(json_type(value)) END AS jt FROM (${raw})))`;
+  const metaCols = (await session.run(`SELECT * FROM ${classified} LIMIT 0`)).columnNames().filter((c) => c !== 'value' && c !== '_corrupt_reason');
+  const out = options.tableName ?? uniqueTable('winlake_batch');
+  if (cache.structure !== undefined) {
+    await materialise(session, classified, metaCols, cache, out, true);
+    const shapes = await session.rows<{ shape: bigint }>(`SELECT DISTINCT ${quoteIdent(SHAPE_COLUMN)} AS shape FROM ${quoteIdent(out)} WHERE _corrupt_reason IS NULL`);
+    await session.run(`ALTER TABLE ${quoteIdent(out)} DROP COLUMN ${quoteIdent(SHAPE_COLUMN)}`);
+    if (shapes.every((s) => cache.knows(String(s.shape)))) return Frame.fromSql(session, `SELECT * FROM ${quoteIdent(out)}`);
+  }
+  await cache.cover(session, classified);
+  await materialise(session, classified, metaCols, cache, out, false);
+  return Frame.fromSql(session, `SELECT * FROM ${quoteIdent(out)}`);
+}
+
+/** One pass: the batch parsed with the cache's structure into table `out` (plus shape hashes when asked). */
+async function materialise(session: Session, classified: string, metaCols: readonly string[], cache: StructureCache, out: string, withShape: boolean): Promise<void> {
+  const inferred = cache.structure;
+  const structure = inferred === undefined ? {} : stableStructure(inferred, []);
+  const docFields = typeof structure === 'object' && !Array.isArray(structure) ? Object.keys(structure) : [];
+  const clash = docFields.find((f) => metaCols.includes(f) || f === '_corrupt_record' || f === '_corrupt_reason' || f === SHAPE_COLUMN);
+  if (clash) throw new Error(`a document field is named ${JSON.stringify(clash)}, which winlake reserves for its own column`);
+  const docs = docFields.length === 0 ? '' : `${docFields.map((f) => `d.${quoteIdent(f)} AS ${quoteIdent(f)}`).join(', ')}, `;
+  // With no document at all there is no structure to parse with (json_transform refuses '{}').
+  const transform =
+    docFields.length === 0 ? 'NULL' : `CASE WHEN _corrupt_reason IS NULL THEN json_transform(value, ${quoteString(JSON.stringify(structure))}) END`;
+  const shape = withShape ? `, CASE WHEN _corrupt_reason IS NULL THEN ${cache.shapeSql()} END AS ${quoteIdent(SHAPE_COLUMN)}` : '';
   await session.run(
-    `CREATE TEMP TABLE ${quoteIdent(classified)} AS SELECT * EXCLUDE (pre_reason, jt), ${reason} AS _corrupt_reason ` +
-      `FROM (SELECT *, CASE WHEN pre_reason IS NULL THEN try(json_type(value)) END AS jt FROM ${quoteIdent(raw)})`,
+    `CREATE OR REPLACE TEMP TABLE ${quoteIdent(out)} AS SELECT ${docs}${metaCols.map(quoteIdent).map((c) => `${c}, `).join('')}` +
+      `CASE WHEN _corrupt_reason IS NOT NULL THEN value END AS _corrupt_record, _corrupt_reason${shape} ` +
+      `FROM (SELECT *, ${transform} AS d FROM ${classified})`,
   );
-  try {
-    const inferred = await inferStructure(session, classified, options.inference ?? 'read_json');
-    const structure = inferred === undefined ? {} : stableStructure(inferred, []);
-    const docFields = typeof structure === 'object' && !Array.isArray(structure) ? Object.keys(structure) : [];
-    const metaCols = (await session.run(`SELECT * FROM ${quoteIdent(classified)} LIMIT 0`))
-      .columnNames()
-      .filter((c) => c !== 'value' && c !== '_corrupt_reason');
-    const clash = docFields.find((f) => metaCols.includes(f) || f === '_corrupt_record' || f === '_corrupt_reason');
-    if (clash) throw new Error(`a document field is named ${JSON.stringify(clash)}, which winlake reserves for its own column`);
-    const out = options.tableName ?? uniqueTable('winlake_batch');
-    const docs =
-      docFields.length === 0
-        ? ''
-        : `${docFields.map((f) => `d.${quoteIdent(f)} AS ${quoteIdent(f)}`).join(', ')}, `;
-    // With no document at all there is no structure to parse with (json_transform refuses '{}').
-    const transform =
-      docFields.length === 0 ? 'NULL' : `CASE WHEN _corrupt_reason IS NULL THEN json_transform(value, ${quoteString(JSON.stringify(structure))}) END`;
-    await session.run(
-      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(out)} AS SELECT ${docs}${metaCols.map(quoteIdent).map((c) => `${c}, `).join('')}` +
-        `CASE WHEN _corrupt_reason IS NOT NULL THEN value END AS _corrupt_record, _corrupt_reason ` +
-        `FROM (SELECT *, ${transform} AS d FROM ${quoteIdent(classified)})`,
-    );
-    return Frame.fromSql(session, `SELECT * FROM ${quoteIdent(out)}`);
-  } finally {
-    await session.run(`DROP TABLE IF EXISTS ${quoteIdent(classified)}`);
-  }
-}
-
-/**
- * One structure over every good document of the batch. `read_json` (the default) writes the good
- * documents to a temporary NDJSON file and lets DuckDB's JSON reader infer the types over all of
- * them (`sample_size=-1`); `json_group_structure` aggregates in SQL. Both see every key; the reader
- * was 2-4 times faster in test/bench/ingest-clients.ts.
- */
-async function inferStructure(session: Session, classified: string, how: 'read_json' | 'json_group_structure'): Promise<Structure | undefined> {
-  const good = `FROM ${quoteIdent(classified)} WHERE _corrupt_reason IS NULL`;
-  if (how === 'json_group_structure') {
-    const text = await session.scalar<string | null>(`SELECT json_group_structure(value::JSON)::VARCHAR ${good}`);
-    return text == null ? undefined : (JSON.parse(text) as Structure);
-  }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-infer-'));
-  try {
-    const file = path.join(dir, 'documents.ndjson');
-    // One document per line: multi-line (pretty-printed) ones are re-serialised compactly by json().
-    const [written] = await session.rows<{ Count: bigint }>(
-      `COPY (SELECT CASE WHEN contains(value, E'\\n') OR contains(value, E'\\r') THEN json(value)::VARCHAR ELSE value END ${good}) ` +
-        `TO ${quoteString(file)} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER E'\\x1f\\x1e\\x1d\\x01')`,
-    );
-    if (!written || Number(written.Count) === 0) return undefined;
-    let result;
-    try {
-      result = await session.run(
-        `SELECT * FROM read_json(${quoteString(file)}, format='newline_delimited', records=true, sample_size=-1, ` +
-          `maximum_object_size=${64 * 1024 * 1024}, map_inference_threshold=-1, field_appearance_threshold=0) LIMIT 0`,
-      );
-    } catch (err) {
-      // The reader refuses keys that differ only in case (Sysmon's ProcessId beside Security's
-      // ProcessID in event_data, as real recordings have); the SQL aggregate keeps both, and the
-      // MAP fields that hold them absorb the difference.
-      if (err instanceof SqlError && /Duplicate name/i.test(err.engineMessage)) return inferStructure(session, classified, 'json_group_structure');
-      throw err;
-    }
-    const types = result.columnTypes();
-    return Object.fromEntries(result.columnNames().map((n, i) => [n, structureOfType(types[i]!)]));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The json_transform structure for a type DuckDB's JSON reader inferred. */
-function structureOfType(type: DuckDBType): Structure {
-  switch (type.typeId) {
-    case DuckDBTypeId.STRUCT:
-      return Object.fromEntries(type.entryNames.map((n, i) => [n, structureOfType(type.entryTypes[i]!)]));
-    case DuckDBTypeId.LIST:
-    case DuckDBTypeId.ARRAY:
-      return [structureOfType(type.valueType)];
-    case DuckDBTypeId.BOOLEAN:
-      return 'BOOLEAN';
-    case DuckDBTypeId.TINYINT:
-    case DuckDBTypeId.SMALLINT:
-    case DuckDBTypeId.INTEGER:
-    case DuckDBTypeId.BIGINT:
-    case DuckDBTypeId.UTINYINT:
-    case DuckDBTypeId.USMALLINT:
-    case DuckDBTypeId.UINTEGER:
-    case DuckDBTypeId.UBIGINT:
-      return 'BIGINT';
-    case DuckDBTypeId.FLOAT:
-    case DuckDBTypeId.DOUBLE:
-    case DuckDBTypeId.DECIMAL:
-    case DuckDBTypeId.HUGEINT:
-    case DuckDBTypeId.UHUGEINT:
-      return 'DOUBLE';
-    case DuckDBTypeId.SQLNULL:
-      return 'NULL';
-    case DuckDBTypeId.VARCHAR:
-      return type.toString() === 'JSON' ? 'JSON' : 'VARCHAR';
-    case DuckDBTypeId.MAP:
-      return 'JSON';
-    default:
-      // Dates and times the reader recognised in strings stay text: detection varies from batch to
-      // batch, which would change the bronze schema (only top-level @timestamp is a timestamp).
-      return 'VARCHAR';
-  }
-}
-
-/** A `json_group_structure` result: a type name, a one-element list, or an object. */
-type Structure = string | Structure[] | { [key: string]: Structure };
-
-/** Rewrites an inferred structure into the stable types described at the top of this file. */
-function stableStructure(s: Structure, at: readonly string[]): Structure {
-  if (MAP_FIELDS.some((p) => p.length === at.length && p.every((part, i) => part === at[i]))) return 'MAP(VARCHAR, VARCHAR)';
-  if (typeof s === 'string') {
-    if (at.length === 1 && at[0] === '@timestamp' && s === 'VARCHAR') return 'TIMESTAMPTZ';
-    if (s === 'NULL') return 'VARCHAR';
-    if (s === 'UBIGINT' || s === 'UINTEGER' || s === 'INTEGER') return 'BIGINT';
-    return s;
-  }
-  if (Array.isArray(s)) {
-    const element = s[0];
-    return element === undefined ? 'JSON' : [stableStructure(element, [...at, '[]'])];
-  }
-  const keys = Object.keys(s);
-  if (keys.length === 0) return 'JSON';
-  // DuckDB struct field names ignore case: keys differing only in case cannot be separate fields.
-  const seen = new Set<string>();
-  for (const k of keys) {
-    const lower = k.toLowerCase();
-    if (seen.has(lower)) return 'JSON';
-    seen.add(lower);
-  }
-  return Object.fromEntries(keys.map((k) => [k, stableStructure(s[k]!, [...at, k])]));
 }
