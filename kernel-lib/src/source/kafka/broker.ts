@@ -7,6 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -34,7 +35,10 @@ export interface BrokerOptions {
   home: string;
   /** Where the broker's jars are copied (shared by all instances). Default `.cache/kafka/libs`. */
   libsDir: string;
-  /** The local Maven repository used to fetch them. Default `.cache/m2`. */
+  /**
+   * The local Maven repository used to fetch them. Default `WINLAKE_MAVEN_REPO`, else Maven's own
+   * `~/.m2/repository`: outside the clone, so a fresh checkout on the same machine reuses the jars.
+   */
   mavenRepo: string;
   /** Java maximum heap, e.g. '512m'. */
   heap: string;
@@ -76,7 +80,7 @@ export function brokerOptions(overrides: Partial<BrokerOptions> = {}): BrokerOpt
     controllerPort: envPort('WINLAKE_KAFKA_CONTROLLER_PORT', 9093),
     home: path.join(cache, 'kafka', 'default'),
     libsDir: path.join(cache, 'kafka', 'libs'),
-    mavenRepo: path.join(cache, 'm2'),
+    mavenRepo: process.env.WINLAKE_MAVEN_REPO ?? path.join(os.homedir(), '.m2', 'repository'),
     heap: '512m',
     topics: { winlogbeat: 3 },
     ...overrides,

@@ -17,7 +17,6 @@ export class PlatformaticClient implements KafkaClient {
   readonly kind = 'platformatic' as const;
   private admin: Admin | undefined;
   private producer: Producer | undefined;
-  private plainProducer: Producer | undefined;
   private consumer: Consumer | undefined;
 
   constructor(
@@ -41,23 +40,11 @@ export class PlatformaticClient implements KafkaClient {
     return this.consumer;
   }
 
-  /**
-   * Acks 1 and -1 go through an idempotent producer (which the library runs with acks = all): when
-   * part of a request fails — a partition of a just-created topic that is not ready yet, a leader
-   * moving — the library retries the whole request, and only the broker's sequence check keeps the
-   * partitions that had succeeded from storing the records twice. Acks 0 gets no answer to retry on.
-   */
   async produce(topic: string, messages: readonly OutgoingMessage[], options: { acks?: 0 | 1 | -1 } = {}): Promise<void> {
     if (messages.length === 0) return;
-    const fireAndForget = options.acks === 0;
-    let producer: Producer;
-    if (fireAndForget) {
-      producer = this.plainProducer ??= new Producer({ ...this.base(), autocreateTopics: true });
-    } else {
-      producer = this.producer ??= new Producer({ ...this.base(), autocreateTopics: true, idempotent: true });
-    }
-    await producer.send({
-      ...(fireAndForget ? { acks: 0 } : {}),
+    this.producer ??= new Producer({ ...this.base(), autocreateTopics: true });
+    await this.producer.send({
+      acks: options.acks ?? 1,
       messages: messages.map((m) => ({
         topic,
         ...(m.key == null ? {} : { key: toBuffer(m.key) }),
@@ -185,12 +172,20 @@ export class PlatformaticClient implements KafkaClient {
       if (e.findBy?.('apiId', 'TOPIC_ALREADY_EXISTS')) return false;
       throw err;
     }
-    // Metadata propagates asynchronously: wait until the new topic has leaders before producing.
-    for (let i = 0; i < 50; i++) {
+    // Metadata propagates asynchronously: wait until the new topic has leaders before producing,
+    // then until every leader serves its partition. A produce that reaches a partition not serving
+    // yet fails for that partition only, and the library (whose idempotent mode breaks concurrent
+    // sends with out-of-order sequence errors) retries the whole request: the partitions that had
+    // succeeded would store the records twice.
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
       const meta = await admin.metadata({ topics: [topic], forceUpdate: true }).catch(() => undefined);
       const info = meta?.topics.get(topic);
-      if (info && info.partitions.length > 0 && info.partitions.every((p) => p.leader >= 0)) break;
-      await new Promise((r) => setTimeout(r, 100));
+      if (info && info.partitions.length > 0 && info.partitions.every((p) => p.leader >= 0)) {
+        const offsets = await this.endOffsets(topic).catch(() => undefined);
+        ready = offsets !== undefined && offsets.size === info.partitions.length;
+      }
+      if (!ready) await new Promise((r) => setTimeout(r, 100));
     }
     return true;
   }
@@ -206,9 +201,8 @@ export class PlatformaticClient implements KafkaClient {
   }
 
   async close(): Promise<void> {
-    const clients = [this.producer, this.plainProducer, this.consumer, this.admin];
+    const clients = [this.producer, this.consumer, this.admin];
     this.producer = undefined;
-    this.plainProducer = undefined;
     this.consumer = undefined;
     this.admin = undefined;
     await Promise.all(clients.map((c) => c?.close().catch(() => undefined)));

@@ -51,7 +51,7 @@ export type KafkaClientKind = 'kafkajs' | 'platformatic';
  */
 export interface KafkaClient {
   readonly kind: KafkaClientKind;
-  /** Sends messages and resolves once the broker acknowledged them (acks 1 by default, -1 = all replicas; the platformatic client sends idempotently, with acks = all, unless acks is 0). */
+  /** Sends messages and resolves once the broker acknowledged them (acks 1 by default, -1 = all replicas). */
   produce(topic: string, messages: readonly OutgoingMessage[], options?: { acks?: 0 | 1 | -1 }): Promise<void>;
   /** The first available offset of every partition (after retention deleted older ones). */
   startOffsets(topic: string): Promise<Map<number, number>>;
