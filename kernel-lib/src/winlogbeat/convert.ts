@@ -187,7 +187,7 @@ function fromWinlogbeat6(d: Json): WinlogbeatDoc {
   for (const [k, v] of Object.entries(d)) if (!WLB6_MOVED.has(k) && k !== '@timestamp') out[k] = v;
   out.agent = { type: 'winlogbeat', version: String(beat.version ?? '6'), ...(beat.hostname ? { hostname: String(beat.hostname) } : {}), ...(beat.name ? { name: String(beat.name) } : {}) };
   out.log = { level: String(d.level ?? 'information').toLowerCase() };
-  out.event = { code: eventId, kind: 'event', ...(winlog.provider_name ? { provider: winlog.provider_name } : {}), ...(winlog.task ? { action: winlog.task } : {}) };
+  out.event = eventSection(eventId, winlog.provider_name, winlog.task, undefined);
   if (typeof d.message === 'string') out.message = d.message;
   addTag(out, 'winlake-converted:winlogbeat6');
   return out;
@@ -246,13 +246,7 @@ function fromNxlog(d: Json, clocks: HostClocks | undefined): WinlogbeatDoc {
   out.agent = { type: 'winlogbeat', ...(host ? { hostname: shortName(host), name: shortName(host) } : {}) };
   if (host) out.host = { name: host };
   out.log = { level: levelOf(d.Level, d.Severity) };
-  out.event = {
-    code: eventId,
-    kind: 'event',
-    ...(winlog.provider_name ? { provider: winlog.provider_name } : {}),
-    ...(task ? { action: task } : {}),
-    ...(keywords?.[0] === 'Audit Success' ? { outcome: 'success' } : keywords?.[0] === 'Audit Failure' ? { outcome: 'failure' } : {}),
-  };
+  out.event = eventSection(eventId, winlog.provider_name, task, keywords);
   if (typeof d.Message === 'string') out.message = d.Message.replaceAll('\r\n', '\n');
   if (Array.isArray(d.tags)) out.tags = d.tags.map(String);
   addTag(out, 'winlake-converted:nxlog');
@@ -297,13 +291,7 @@ function fromEvtxDump(d: Json): WinlogbeatDoc {
     out.host = { name: winlog.computer_name };
   }
   out.log = { level: LEVEL_NAMES[Number(textOf(system.Level))] ?? 'information' };
-  out.event = {
-    code: eventId,
-    kind: 'event',
-    ...(winlog.provider_name ? { provider: winlog.provider_name } : {}),
-    ...(task ? { action: task } : {}),
-    ...(keywords?.[0] === 'Audit Success' ? { outcome: 'success' } : keywords?.[0] === 'Audit Failure' ? { outcome: 'failure' } : {}),
-  };
+  out.event = eventSection(eventId, winlog.provider_name, task, keywords);
   // evtx_dump does not render messages; a Sysmon message is just its title and fields, so rebuild it.
   const spec = channel === SYSMON_CHANNEL ? SYSMON[Number(eventIdRaw)] : undefined;
   if (spec && data) out.message = [spec.title, ...Object.entries(data).map(([k, v]) => `${k}: ${v}`)].join('\n');
@@ -467,4 +455,15 @@ function keywordNames(v: unknown): string[] | undefined {
   if (bits & 0x0020000000000000n) names.push('Audit Success');
   if (bits & 0x0010000000000000n) names.push('Audit Failure');
   return names.length ? names : undefined;
+}
+
+/** winlogbeat's `event` object: code, kind, provider, action (the task) and the audit outcome. */
+function eventSection(code: string, provider: string | undefined, task: string | undefined, keywords: readonly string[] | undefined): WinlogbeatDoc['event'] {
+  return {
+    code,
+    kind: 'event',
+    ...(provider ? { provider } : {}),
+    ...(task ? { action: task } : {}),
+    ...(keywords?.[0] === 'Audit Success' ? { outcome: 'success' } : keywords?.[0] === 'Audit Failure' ? { outcome: 'failure' } : {}),
+  };
 }
