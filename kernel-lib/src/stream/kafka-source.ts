@@ -6,14 +6,14 @@
  * Offsets are the next offset to read per partition, keyed by the partition number as a string
  * (`{"0": 120, "1": 98, "2": 101}`), as in Spark's Kafka source checkpoints.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quoteIdent } from '../engine/quote.js';
 import { getSession, type Session } from '../engine/session.js';
 import type { Frame } from '../frame/index.js';
-import type { BatchData, Offsets, StreamSource } from './source.js';
+import { offsetsAdvance, type BatchData, type Offsets, type StreamSource } from './source.js';
 import { StreamFrame } from './stream-frame.js';
 import { createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from '../source/kafka/client.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, StructureCache, recordFilesToFrame } from '../source/kafka/ndjson-frame.js';
@@ -73,10 +73,49 @@ export class KafkaDataLossError extends Error {
 /** An error that retrying cannot fix (bad input, data loss). */
 class PermanentError extends Error {}
 
+/** What one fetch of a range into a record file found. */
+interface FetchedFile {
+  records: number;
+  bytes: number;
+  maxLineBytes: number;
+  /** Planned offsets that were gone; reported (or thrown) only when the file is used for a batch. */
+  losses: { loss: DataLoss; what: string }[];
+}
+
+/** A record file fetched ahead of its batch by {@link KafkaStreamSource.prefetch}. */
+interface Prefetch {
+  start: Offsets;
+  end: Offsets;
+  file: string;
+  /** Settles when the fetch ended: what it fetched, or undefined when it failed. Never rejects. */
+  done: Promise<FetchedFile | undefined>;
+}
+
+/** How prefetched batches fared (see {@link KafkaStreamSource.prefetch}). */
+export interface PrefetchCounts {
+  /** Prefetched files a batch read used. */
+  used: number;
+  /** Prefetched files thrown away: the batch planned another range, or the query stopped. */
+  discarded: number;
+  /** Prefetches that failed (the batch read fetched again, with retries). */
+  failed: number;
+}
+
+/** The prefix of a source's folder for record files; the pid lets a later run sweep a killed run's folder. */
+const RUN_DIR_PREFIX = 'winlake-kstream-';
+
 let batchCounter = 0;
 
 /**
  * A {@link StreamSource} over one Kafka topic.
+ *
+ * Prefetching: while the query transforms and writes batch N, {@link prefetch} fetches the range
+ * it expects to plan next into a record file, with a client of its own. {@link readBatch} uses that
+ * file only when its range equals the requested one exactly, and otherwise discards it and fetches,
+ * so prefetching never changes what a batch holds; a plan is always made (and checkpointed) by the
+ * query first. At most one prefetched file exists, on disk, in a folder of this process
+ * (`<workDir>/winlake-kstream-<pid>-*`) that close() removes; a restarted process never reads
+ * another's folder, it only deletes those whose process is gone.
  *
  * @example
  * const source = new KafkaStreamSource('127.0.0.1:9092', 'winlogbeat', { maxOffsetsPerTrigger: 10_000 });
@@ -91,7 +130,14 @@ export class KafkaStreamSource implements StreamSource {
   readonly dataLoss: DataLoss[] = [];
   /** Transient errors retried so far (messages), newest last; at most 100 kept. */
   readonly retried: string[] = [];
+  /** How prefetched batches fared so far. */
+  readonly prefetches: PrefetchCounts = { used: 0, discarded: 0, failed: 0 };
   private client: KafkaClient | undefined;
+  /** The prefetch's own client: a failed prefetch must not disturb the batch reads' client. */
+  private prefetchClient: KafkaClient | undefined;
+  private prefetched: Prefetch | undefined;
+  /** This process's folder for record files (created at the first batch, removed by close). */
+  private runDir: string | undefined;
   private readonly maxOffsets: number;
   private readonly retry: Required<RetryOptions> | false;
   private readonly warn: (message: string) => void;
@@ -173,18 +219,19 @@ export class KafkaStreamSource implements StreamSource {
   /**
    * Reads exactly the records in `[start, end)` of every partition into a materialised DuckDB table
    * (dropped by `release`), parsed as in `readKafkaTopic`: document columns, `_kafka_*` metadata,
-   * `_corrupt_record` / `_corrupt_reason`.
+   * `_corrupt_record` / `_corrupt_reason`. Uses the prefetched record file when it holds exactly this
+   * range (waiting for it if it is still being fetched); otherwise fetches, retrying transient errors.
    */
   async readBatch(session: Session, start: Offsets, end: Offsets): Promise<BatchData> {
     const maxMessageBytes = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const table = `winlake_kafka_stream_${process.pid}_${++batchCounter}`;
-    // In the session's work folder when it has one: a killed process leaves its half-read batch there.
-    const dir = mkdtempSync(path.join(session.options.workDir ?? os.tmpdir(), 'winlake-kstream-'));
-    let fetched: { records: number; bytes: number; maxLineBytes: number };
+    const prefetched = await this.takePrefetched(start, end);
+    const file = prefetched?.file ?? path.join(this.recordDir(session), `batch-${batchCounter}.tsv`);
+    let fetched: FetchedFile;
     let frame: Frame;
     try {
-      const file = path.join(dir, 'records.tsv');
-      fetched = await this.fetchToFile(file, start, end);
+      fetched = prefetched?.fetched ?? (await this.fetchToFile(file, start, end));
+      if (prefetched) for (const { loss, what } of fetched.losses) this.lose(loss, what);
       frame = await recordFilesToFrame(session, [file], {
         topic: this.topic,
         maxMessageBytes,
@@ -193,7 +240,7 @@ export class KafkaStreamSource implements StreamSource {
         structureCache: this.structures,
       });
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(file, { force: true });
     }
     let released = false;
     return {
@@ -208,28 +255,117 @@ export class KafkaStreamSource implements StreamSource {
     };
   }
 
+  /**
+   * Starts fetching `[start, end)` into a record file in the background, for a {@link readBatch}
+   * of exactly that range to use: a hint that the query gives for the batch it expects to plan
+   * next, while it processes the current one. A previous prefetch of another range is discarded.
+   * A failed prefetch is only counted (`prefetches.failed`, `retried`): the batch read fetches again.
+   *
+   * @example
+   * const next = source.planBatch(end, latest);
+   * source.prefetch(session, end, next); // ... write the current batch ...
+   * const batch = await source.readBatch(session, end, next); // uses the prefetched file
+   */
+  prefetch(session: Session, start: Offsets, end: Offsets): void {
+    const previous = this.prefetched;
+    if (previous && sameOffsets(previous.start, start) && sameOffsets(previous.end, end)) return;
+    this.prefetched = undefined;
+    // One prefetch at a time: the new one starts once the discarded one has ended and is deleted.
+    const discarded = previous ? this.discard(previous) : Promise.resolve();
+    if (!offsetsAdvance(start, end)) return;
+    const file = path.join(this.recordDir(session), `prefetch-${++batchCounter}.tsv`);
+    const done = discarded
+      .then(() => this.fetchAttempt((this.prefetchClient ??= this.newClient()), file, start, end, (losses) => {
+        // A strict source fails the batch read, with retries and the usual error; no need to fetch.
+        if (this.options.failOnDataLoss && losses.length > 0) throw new PermanentError(losses[0]!.what);
+      }))
+      .catch(async (err: unknown) => {
+        this.prefetches.failed++;
+        this.noteRetry(`prefetching ${this.topic} ${rangeText(start, end)}`, err);
+        rmSync(file, { force: true });
+        const broken = this.prefetchClient;
+        this.prefetchClient = undefined;
+        await broken?.close().catch(() => undefined);
+        return undefined;
+      });
+    this.prefetched = { start, end, file, done };
+  }
+
+  /** Discards the prefetched file, if any, after its fetch has ended (the query calls this when it ends). */
+  async dropPrefetch(): Promise<void> {
+    const p = this.prefetched;
+    this.prefetched = undefined;
+    if (p) await this.discard(p);
+  }
+
+  /** The prefetched file when it holds exactly `[start, end)`; any other prefetch is discarded. */
+  private async takePrefetched(start: Offsets, end: Offsets): Promise<{ file: string; fetched: FetchedFile } | undefined> {
+    const p = this.prefetched;
+    if (!p) return undefined;
+    this.prefetched = undefined;
+    if (!sameOffsets(p.start, start) || !sameOffsets(p.end, end)) {
+      await this.discard(p);
+      return undefined;
+    }
+    const fetched = await p.done;
+    if (!fetched) return undefined;
+    this.prefetches.used++;
+    return { file: p.file, fetched };
+  }
+
+  private async discard(p: Prefetch): Promise<void> {
+    // Waiting bounds the work in flight to one fetch, and the file is complete (or gone) when deleted.
+    if ((await p.done) !== undefined) this.prefetches.discarded++;
+    rmSync(p.file, { force: true });
+  }
+
+  /** The folder for this source's record files; the first call sweeps folders of dead processes. */
+  private recordDir(session: Session): string {
+    if (this.runDir) return this.runDir;
+    const base = session.options.workDir ?? os.tmpdir();
+    sweepDeadRunDirs(base);
+    this.runDir = mkdtempSync(path.join(base, `${RUN_DIR_PREFIX}${process.pid}-`));
+    return this.runDir;
+  }
+
   /** Fetches the range into a record file; only this part, the talking to Kafka, is retried. */
-  private fetchToFile(file: string, start: Offsets, end: Offsets): Promise<{ records: number; bytes: number; maxLineBytes: number }> {
-    return this.withRetry(`reading ${this.topic} ${rangeText(start, end)}`, async (client) => {
-      const ranges = await this.resolveRanges(client, start, end);
-      // A new writer truncates what a failed attempt left.
-      const writer = new RecordFileWriter(file);
-      const planned = ranges.reduce((n, r) => n + r.to - r.from, 0);
-      let bytes = 0;
-      try {
-        await client.fetchRanges(this.topic, ranges, (records) => {
-          // A client that hands out records twice would fill the disk and break exactly-once: stop it.
-          if (writer.count + records.length > planned) {
-            throw new PermanentError(`the Kafka client returned more records than the ${planned} requested from ${this.topic} ${rangeText(start, end)}`);
-          }
-          for (const r of records) bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
-          writer.add(records);
-        });
-      } finally {
-        writer.close();
-      }
-      return { records: writer.count, bytes, maxLineBytes: writer.maxLineBytes };
-    });
+  private fetchToFile(file: string, start: Offsets, end: Offsets): Promise<FetchedFile> {
+    return this.withRetry(`reading ${this.topic} ${rangeText(start, end)}`, (client) =>
+      this.fetchAttempt(client, file, start, end, (losses) => {
+        for (const { loss, what } of losses) this.lose(loss, what);
+      }),
+    );
+  }
+
+  /**
+   * One attempt at fetching the range into `file` (truncating what an earlier attempt left).
+   * `onLosses` sees the planned offsets that are gone before anything is fetched, and may throw.
+   */
+  private async fetchAttempt(
+    client: KafkaClient,
+    file: string,
+    start: Offsets,
+    end: Offsets,
+    onLosses: (losses: FetchedFile['losses']) => void,
+  ): Promise<FetchedFile> {
+    const { ranges, losses } = await this.resolveRanges(client, start, end);
+    onLosses(losses);
+    const writer = new RecordFileWriter(file);
+    const planned = ranges.reduce((n, r) => n + r.to - r.from, 0);
+    let bytes = 0;
+    try {
+      await client.fetchRanges(this.topic, ranges, (records) => {
+        // A client that hands out records twice would fill the disk and break exactly-once: stop it.
+        if (writer.count + records.length > planned) {
+          throw new PermanentError(`the Kafka client returned more records than the ${planned} requested from ${this.topic} ${rangeText(start, end)}`);
+        }
+        for (const r of records) bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+        writer.add(records);
+      });
+    } finally {
+      writer.close();
+    }
+    return { records: writer.count, bytes, maxLineBytes: writer.maxLineBytes, losses };
   }
 
   lag(position: Offsets, latest: Offsets): Record<string, number> {
@@ -238,16 +374,22 @@ export class KafkaStreamSource implements StreamSource {
     return lag;
   }
 
+  /** Discards any prefetched file, removes this process's record folder and closes the clients. */
   async close(): Promise<void> {
-    const client = this.client;
+    await this.dropPrefetch();
+    if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
+    this.runDir = undefined;
+    const clients = [this.client, this.prefetchClient];
     this.client = undefined;
-    await client?.close();
+    this.prefetchClient = undefined;
+    await Promise.all(clients.map((c) => c?.close()));
   }
 
   /** The fetchable part of the planned range, after checking it against what the partitions hold. */
-  private async resolveRanges(client: KafkaClient, start: Offsets, end: Offsets): Promise<PartitionRange[]> {
+  private async resolveRanges(client: KafkaClient, start: Offsets, end: Offsets): Promise<{ ranges: PartitionRange[]; losses: FetchedFile['losses'] }> {
     const [low, high] = await Promise.all([client.startOffsets(this.topic), client.endOffsets(this.topic)]);
     const ranges: PartitionRange[] = [];
+    const losses: FetchedFile['losses'] = [];
     for (const key of Object.keys(end)) {
       const partition = Number(key);
       const to = end[key] ?? 0;
@@ -258,19 +400,23 @@ export class KafkaStreamSource implements StreamSource {
       if (to <= from) continue;
       const last = high.get(partition);
       if (last === undefined || last < to) {
-        this.lose({ topic: this.topic, partition, requestedOffset: Math.max(from, last ?? 0), earliestOffset: to, lostRecords: to - Math.max(from, last ?? 0) },
-          `offsets up to ${to} were planned but ${this.topic}[${partition}] now ends at ${last ?? 'nothing (partition gone)'} (topic deleted or recreated?)`);
+        losses.push({
+          loss: { topic: this.topic, partition, requestedOffset: Math.max(from, last ?? 0), earliestOffset: to, lostRecords: to - Math.max(from, last ?? 0) },
+          what: `offsets up to ${to} were planned but ${this.topic}[${partition}] now ends at ${last ?? 'nothing (partition gone)'} (topic deleted or recreated?)`,
+        });
         if (last === undefined) continue;
       }
       if (from < first) {
-        this.lose({ topic: this.topic, partition, requestedOffset: from, earliestOffset: first, lostRecords: Math.min(first, to) - from },
-          `offsets ${from}..${Math.min(first, to) - 1} of ${this.topic}[${partition}] were deleted (retention) before they could be read; the earliest available is ${first}`);
+        losses.push({
+          loss: { topic: this.topic, partition, requestedOffset: from, earliestOffset: first, lostRecords: Math.min(first, to) - from },
+          what: `offsets ${from}..${Math.min(first, to) - 1} of ${this.topic}[${partition}] were deleted (retention) before they could be read; the earliest available is ${first}`,
+        });
         from = first;
       }
       const stop = Math.min(to, last ?? to);
       if (stop > from) ranges.push({ partition, from, to: stop });
     }
-    return ranges;
+    return { ranges, losses };
   }
 
   private lose(loss: DataLoss, what: string): void {
@@ -282,6 +428,11 @@ export class KafkaStreamSource implements StreamSource {
       this.dataLoss.push(loss);
       this.warn(`read_kafka_topic (streaming): ${what}; skipping ${loss.lostRecords} records`);
     }
+  }
+
+  private noteRetry(what: string, err: unknown): void {
+    this.retried.push(`${new Date().toISOString()} ${what}: ${(err as Error).message ?? String(err)}`);
+    if (this.retried.length > 100) this.retried.shift();
   }
 
   private newClient(): KafkaClient {
@@ -313,8 +464,7 @@ export class KafkaStreamSource implements StreamSource {
           (e as Error & { cause?: unknown }).cause = err;
           throw e;
         }
-        this.retried.push(`${new Date().toISOString()} ${what}: ${message}`);
-        if (this.retried.length > 100) this.retried.shift();
+        this.noteRetry(what, err);
         if (attempt === 1 || attempt % 10 === 0) this.warn(`${this.description}: ${what} failed (${message}); retrying`);
         const broken = this.client;
         this.client = undefined;
@@ -364,6 +514,39 @@ function toOffsets(map: Map<number, number>): Offsets {
   const out: Offsets = {};
   for (const [partition, offset] of [...map].sort((a, b) => a[0] - b[0])) out[String(partition)] = offset;
   return out;
+}
+
+function sameOffsets(a: Offsets, b: Offsets): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/**
+ * Removes record folders left by processes that are gone (a SIGKILLed run): they are never read,
+ * since a batch is only ever read from a file this process fetched for exactly its range.
+ */
+function sweepDeadRunDirs(base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(RUN_DIR_PREFIX)) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(RUN_DIR_PREFIX.length))?.[1]);
+    if (pid > 0 && pid !== process.pid && !processAlive(pid)) rmSync(path.join(base, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, but another user's.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function rangeText(start: Offsets, end: Offsets): string {

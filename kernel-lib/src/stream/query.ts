@@ -153,6 +153,15 @@ export class StreamingQuery {
   }
 
   private async run(): Promise<void> {
+    try {
+      await this.loop();
+    } finally {
+      // Stopped, caught up or failed: a prefetched next batch will not be read.
+      await this.stream.source.dropPrefetch?.();
+    }
+  }
+
+  private async loop(): Promise<void> {
     const { source } = this.stream;
     const trigger = this.options.trigger ?? { processingTime: 0 };
     const poll = this.options.pollIntervalMs ?? 250;
@@ -183,7 +192,9 @@ export class StreamingQuery {
         plannedAt: started,
       };
       this.checkpoint.plan(batch);
-      await this.runBatch(batch, false, latest);
+      // The batch after this one as it would be planned now, for the source to prefetch.
+      const next = { start: batch.end, end: source.planBatch(batch.end, bound) };
+      await this.runBatch(batch, false, latest, next);
       this.position = batch.end;
       nextBatchId++;
       if ('processingTime' in trigger && trigger.processingTime > 0) {
@@ -193,11 +204,19 @@ export class StreamingQuery {
     this.state = { message: 'Stopped', isDataAvailable: false, isTriggerActive: false };
   }
 
-  private async runBatch(batch: PlannedBatch, recovered: boolean, latest?: Offsets): Promise<void> {
+  /**
+   * Reads, transforms and writes one planned batch, then commits it in the checkpoint. With `next`,
+   * the source may fetch that range while this batch is transformed and written: fetching is
+   * network-bound and the writing DuckDB-bound, so they overlap well. It stays a hint (see
+   * {@link StreamSource.prefetch}): the next batch is planned afresh, and a source reads a
+   * prefetched range only for a batch planned with exactly that range.
+   */
+  private async runBatch(batch: PlannedBatch, recovered: boolean, latest?: Offsets, next?: { start: Offsets; end: Offsets }): Promise<void> {
     const { source } = this.stream;
     this.state = { message: `Processing batch ${batch.batchId}`, isDataAvailable: true, isTriggerActive: true };
     const t0 = Date.now();
     const data = await source.readBatch(this.stream.session, batch.start, batch.end);
+    if (next && !this.stopping && offsetsAdvance(next.start, next.end)) source.prefetch?.(this.stream.session, next.start, next.end);
     const t1 = Date.now();
     let sinkInfo: SinkInfo;
     try {

@@ -22,6 +22,15 @@ export interface StreamSource {
   planBatch(start: Offsets, latest: Offsets): Offsets;
   /** The rows in [start, end), materialised so the batch is read from the source once. */
   readBatch(session: Session, start: Offsets, end: Offsets): Promise<BatchData>;
+  /**
+   * Optional: a hint that `readBatch(session, start, end)` is likely next, given by the query while
+   * it transforms and writes the current batch, so that a slow source can fetch ahead. Only a
+   * hint: the query plans (and checkpoints) the next batch afresh, and `readBatch` must return the
+   * rows of the range it is given, whatever was prefetched. Must not throw or reject later.
+   */
+  prefetch?(session: Session, start: Offsets, end: Offsets): void;
+  /** Optional: frees what `prefetch` fetched and not yet used (the query calls it when it ends). */
+  dropPrefetch?(): Promise<void>;
   /** How far `position` is behind `latest`, per partition (or `version`). */
   lag(position: Offsets, latest: Offsets): Record<string, number>;
   /** Releases connections. */
