@@ -83,9 +83,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const bootstrap = `127.0.0.1:${options.port}`;
   const topic = `bench-ingest-${Date.now()}`;
   const producer = createKafkaClient(bootstrap, { kind: 'platformatic', clientId: 'winlake-bench' });
+  // createTopic resolves once every partition's leader accepts writes.
   await producer.createTopic(topic, { partitions: PARTITIONS });
-  // A new topic's leaders take a moment to accept writes (see test/kafka-stream.test.ts settle()).
-  await new Promise((r) => setTimeout(r, 1000));
   try {
     log(`generating ${POOL} distinct documents`);
     const pool = [...simulateNdjson({ seed: 1, count: Math.min(POOL, events), version: 7 })].map((d) => Buffer.from(d));

@@ -268,11 +268,9 @@ export class KafkaStreamSource implements StreamSource {
    */
   prefetch(session: Session, start: Offsets, end: Offsets): void {
     const previous = this.prefetched;
-    if (previous && sameOffsets(previous.start, start) && sameOffsets(previous.end, end)) return;
-    this.prefetched = undefined;
+    if (!offsetsAdvance(start, end) || (previous && sameOffsets(previous.start, start) && sameOffsets(previous.end, end))) return;
     // One prefetch at a time: the new one starts once the discarded one has ended and is deleted.
     const discarded = previous ? this.discard(previous) : Promise.resolve();
-    if (!offsetsAdvance(start, end)) return;
     const file = path.join(this.recordDir(session), `prefetch-${++batchCounter}.tsv`);
     const done = discarded
       .then(() => this.fetchAttempt((this.prefetchClient ??= this.newClient()), file, start, end, (losses) => {
