@@ -3,8 +3,8 @@
  * a consumer SIGKILLed at random moments, and a broker restarted under a running query.
  * Everything runs against real brokers (the default one, and a second one started here).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { readTable } from '../kernel-lib/src/lakehouse/tables.js';
 import { brokerOptions, startBroker, stopBroker, type BrokerOptions } from '../kernel-lib/src/source/kafka/broker.js';
 import { createKafkaClient, type KafkaClient, type OutgoingMessage } from '../kernel-lib/src/source/kafka/client.js';
 import { KafkaDataLossError, KafkaStreamSource, readKafkaStream } from '../kernel-lib/src/stream/kafka-source.js';
-import type { StreamFrame } from '../kernel-lib/src/stream/index.js';
+import { StreamingQuery, type BatchSink, type Offsets, type StreamFrame } from '../kernel-lib/src/stream/index.js';
 import { addIngestMeta, parseWinlogbeat } from '../kernel-lib/src/winlogbeat/parse.js';
 import { Random } from '../kernel-lib/src/winlogbeat/prng.js';
 import { simulateNdjson } from '../kernel-lib/src/winlogbeat/simulate.js';
@@ -164,8 +164,10 @@ describe('Kafka → bronze streaming (default broker)', () => {
     const first = await produceDocs(client, topic, { count: 3000, seed: 11, partitions: 3, corruptEvery: 250 });
     const { ends } = await sumOffsets(client, topic);
 
+    let source: KafkaStreamSource | undefined;
     const run = async (trigger: { availableNow: true } | { processingTime: number }) => {
       const stream = await readKafkaStream(HOST, port, topic, { session, maxOffsetsPerTrigger: 700 });
+      source = stream.source as KafkaStreamSource;
       return writeTableStream(bronzeStream(stream), 'bronze_avail', 'bronze', ['_event_date', '_sourcetype'], {
         catalog,
         trigger,
@@ -183,6 +185,7 @@ describe('Kafka → bronze streaming (default broker)', () => {
     assert.deepEqual(counts, { bronze: first.docs, quarantine: first.corrupt });
     // 3012 records at 700 per batch: five batches, each split over the three partitions.
     assert.equal(q1.recentProgress.length, 5);
+    assert.deepEqual(source?.prefetches, { used: 4, discarded: 0, failed: 0 }, 'batches 1-4 were fetched while the one before was written');
     assert.equal(q1.recentProgress.reduce((s, p) => s + p.numInputRows, 0), first.docs + first.corrupt);
     const last = q1.lastProgress!;
     assert.deepEqual(last.lag, { '0': 0, '1': 0, '2': 0 });
@@ -307,6 +310,82 @@ describe('Kafka → bronze streaming (default broker)', () => {
     }
   });
 
+  test('prefetch: the next batch is fetched during the write, and used only for exactly its range', async () => {
+    const topic = await newTopic('stream-prefetch');
+    await produceDocs(client, topic, { count: 900, seed: 41, partitions: 3 });
+    const workDir = session.options.workDir!;
+    const recordDirs = (): string[] => readdirSync(workDir).filter((f) => f.startsWith('winlake-kstream-'));
+    /** Per partition [first offset, last offset, rows] of a batch. */
+    const spans = async (frame: { toSql(): Promise<string> }): Promise<number[][]> =>
+      (await session.rows(`SELECT _kafka_partition p, min(_kafka_offset) lo, max(_kafka_offset) hi, count(*) n FROM (${await frame.toSql()}) GROUP BY p ORDER BY p`)).map((r) => [
+        num(r.p), num(r.lo), num(r.hi), num(r.n),
+      ]);
+
+    // A folder a killed run left behind, with a prefetched file: swept, never read.
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    mkdirSync(path.join(workDir, `winlake-kstream-${deadPid}-stale`));
+    writeFileSync(path.join(workDir, `winlake-kstream-${deadPid}-stale`, 'prefetch-1.tsv'), '0\t0\t0\tr\t2\t\t{}\n');
+
+    const source = new KafkaStreamSource(bootstrap, topic, { maxOffsetsPerTrigger: 300 });
+    try {
+      const zero: Offsets = { '0': 0, '1': 0, '2': 0 };
+      const first = source.planBatch(zero, await source.latestOffsets());
+      assert.deepEqual(first, { '0': 100, '1': 100, '2': 100 });
+      source.prefetch(session, zero, first);
+      assert.deepEqual(recordDirs(), recordDirs().filter((d) => d.startsWith(`winlake-kstream-${process.pid}-`)), 'the dead run\'s folder is gone');
+      assert.equal(recordDirs().length, 1);
+      const b1 = await source.readBatch(session, zero, first);
+      assert.deepEqual(await spans(b1.frame), [[0, 0, 99, 100], [1, 0, 99, 100], [2, 0, 99, 100]]);
+      await b1.release();
+      assert.deepEqual(source.prefetches, { used: 1, discarded: 0, failed: 0 });
+
+      // The plan differs from the prefetched range (say maxOffsetsPerTrigger changed): discarded.
+      source.prefetch(session, first, { '0': 200, '1': 200, '2': 200 });
+      const b2 = await source.readBatch(session, first, { '0': 150, '1': 150, '2': 120 });
+      assert.deepEqual(await spans(b2.frame), [[0, 100, 149, 50], [1, 100, 149, 50], [2, 100, 119, 20]]);
+      await b2.release();
+      assert.deepEqual(source.prefetches, { used: 1, discarded: 1, failed: 0 });
+
+      // One left unused is deleted by close, with the folder.
+      source.prefetch(session, { '0': 150, '1': 150, '2': 120 }, { '0': 250, '1': 250, '2': 220 });
+    } finally {
+      await source.close();
+    }
+    assert.deepEqual(source.prefetches, { used: 1, discarded: 2, failed: 0 });
+    assert.deepEqual(recordDirs(), []);
+
+    // In a query: new data arrives while batch 0 is written, so latest moves and batch 1 is planned
+    // differently from what was prefetched. The query still reads every offset exactly once.
+    const stream = await readKafkaStream(HOST, port, topic, { session, maxOffsetsPerTrigger: 700 });
+    const streamSource = stream.source as KafkaStreamSource;
+    const seen: number[][] = [];
+    const sink: BatchSink = async (batch, batchId) => {
+      seen.push(...(await session.rows(`SELECT _kafka_partition p, _kafka_offset o FROM (${await batch.toSql()})`)).map((r) => [num(r.p), num(r.o)]));
+      if (batchId === 0) await produceDocs(client, topic, { count: 300, seed: 42, partitions: 3 });
+      return {};
+    };
+    const query = StreamingQuery.start(stream, sink, { checkpointLocation: tempDir(), pollIntervalMs: 50 });
+    try {
+      while (query.recentProgress.length < 2) {
+        if (!query.isActive) throw query.exception as Error;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await query.processAllAvailable();
+    } finally {
+      await query.stop();
+    }
+    const [p0, p1] = query.recentProgress;
+    assert.deepEqual([p0!.endOffsets, p1!.startOffsets, p1!.endOffsets], [
+      { '0': 233, '1': 233, '2': 234 },
+      { '0': 233, '1': 233, '2': 234 },
+      { '0': 400, '1': 400, '2': 400 },
+    ]);
+    assert.deepEqual(streamSource.prefetches, { used: 0, discarded: 1, failed: 0 }, 'the prefetched 300/300/300 was not used for the 400/400/400 batch');
+    assert.equal(new Set(seen.map(([p, o]) => `${p}:${o}`)).size, 1200);
+    assert.equal(seen.length, 1200);
+    assert.deepEqual(recordDirs(), []);
+  });
+
   test('crash test: a consumer SIGKILLed at random moments still writes every offset exactly once', async () => {
     const topic = await newTopic('stream-crash');
     const lakehouse = tempDir();
@@ -377,6 +456,8 @@ describe('Kafka → bronze streaming (default broker)', () => {
     assert.ok(recovered >= 1, 'at least one kill landed inside a planned batch, which the next run redid');
     const counts = await assertExactlyOnce(session, catalog, 'bronze_crash', ends);
     assert.deepEqual(counts, { bronze: produced.docs, quarantine: produced.corrupt });
+    // Killed runs' record folders (prefetched batches included) were swept, the last run's closed.
+    assert.deepEqual(readdirSync(path.join(lakehouse, '.duckdb')).filter((f) => f.startsWith('winlake-kstream-')), []);
     console.log(`crash test: ${kills} kills, ${recovered} batches redone (${skipped} of them already committed)`);
   });
 });

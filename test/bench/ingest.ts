@@ -34,6 +34,8 @@ interface EndToEnd {
   mbPerSecond: number;
   peakRssMB: number;
   batches: number;
+  /** Batches read from a prefetched record file, and prefetches thrown away or failed. */
+  prefetches?: { used: number; discarded: number; failed: number };
 }
 
 /** Runs the streaming ingest in a child process (test/fixtures/stream-child.ts) and reads its report. */
@@ -45,12 +47,12 @@ function endToEnd(bootstrap: string, port: number, topic: string, client: KafkaC
     const child = spawn(process.execPath, ['--import', 'tsx', fixture, args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let buffer = '';
     let batches = 0;
-    let done: { rows: number; elapsedMs: number; maxRssMB: number } | undefined;
+    let done: { rows: number; elapsedMs: number; maxRssMB: number; prefetches?: EndToEnd['prefetches'] } | undefined;
     child.stdout.on('data', (d: Buffer) => {
       buffer += d.toString();
       let nl;
       while ((nl = buffer.indexOf('\n')) >= 0) {
-        const msg = JSON.parse(buffer.slice(0, nl)) as { event: string; rows: number; elapsedMs: number; maxRssMB: number };
+        const msg = JSON.parse(buffer.slice(0, nl)) as { event: string; rows: number; elapsedMs: number; maxRssMB: number; prefetches?: EndToEnd['prefetches'] };
         buffer = buffer.slice(nl + 1);
         if (msg.event === 'progress') batches++;
         if (msg.event === 'done') done = msg;
@@ -68,6 +70,7 @@ function endToEnd(bootstrap: string, port: number, topic: string, client: KafkaC
         mbPerSecond: round(bytes / MB / seconds),
         peakRssMB: Math.round(done.maxRssMB),
         batches,
+        ...(done.prefetches ? { prefetches: done.prefetches } : {}),
       });
     });
   });

@@ -10,12 +10,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { quoteIdent } from '../engine/quote.js';
 import { getSession, type Session } from '../engine/session.js';
-import type { Frame } from '../frame/index.js';
+import { Frame } from '../frame/index.js';
 import { Catalog } from '../lakehouse/catalog.js';
 import { writeTableBatch } from '../lakehouse/tables.js';
 import { DeltaStreamSource, type DeltaStreamOptions } from '../stream/delta-source.js';
 import { StreamCheckpoint, StreamingQuery, StreamFrame, type BatchSink, type StreamProgress, type Trigger } from '../stream/index.js';
 import { parseWinlogbeat } from '../winlogbeat/parse.js';
+import { parseTransforms } from './transform.js';
 import { applyPack, loadPack, loadPacks, packSourceFilter, validatePack, type MappingPack } from './pack.js';
 
 /** Options of {@link buildSilver}. */
@@ -100,7 +101,8 @@ export async function buildSilver(bronze: string, opts: BuildSilverOptions = {})
   const sourceOptions: DeltaStreamOptions = {};
   if (opts.maxFilesPerTrigger !== undefined) sourceOptions.maxFilesPerTrigger = opts.maxFilesPerTrigger;
   if (opts.maxVersionsPerTrigger !== undefined) sourceOptions.maxVersionsPerTrigger = opts.maxVersionsPerTrigger;
-  if (opts.materialize !== undefined) sourceOptions.materialize = opts.materialize;
+  // The sink copies only the columns the packs read: a full copy of the batch first would be wasted.
+  sourceOptions.materialize = opts.materialize ?? false;
   const stream = new StreamFrame(session, new DeltaStreamSource(bronzeEntry.path, sourceOptions));
   const sink = createSilverSink(packs, { catalog, session });
 
@@ -137,41 +139,102 @@ export async function buildSilver(bronze: string, opts: BuildSilverOptions = {})
  */
 export function createSilverSink(packs: readonly MappingPack[], opts: { catalog: Catalog; session: Session }): BatchSink {
   const { catalog, session } = opts;
+  const used = bronzeColumnsUsed(packs);
   return async (batch, batchId, queryId) => {
     const info: SilverBatchInfo = { tables: {} };
-    if ((await batch.count()) === 0) return info;
-    // Flattened once per batch (one scan for the event_data keys) but not materialised: each pack's
-    // query computes only the columns it maps, for its rows only. Materialising the whole flatten
-    // would split and parse `message` for every row, which no pack reads (10x slower).
-    const flat = await parseWinlogbeat(batch, 'flatten');
-    const counts = await packCounts(flat, packs);
-    for (const [i, pack] of packs.entries()) {
-      const rows = counts[i]!;
-      if (rows === 0 && catalog.find(pack.table)) continue;
-      const silver = await applyPack(flat, pack);
-      const written = await writeTableBatch(silver, pack.table, 'silver', pack.partitions, {
-        catalog,
-        session,
-        txn: { appId: queryId, version: batchId },
-      });
-      info.tables[pack.table] = { rows: written.result.numRows, version: written.result.version, skipped: written.result.skipped };
+    let T = performance.now();
+    const lap = (what: string): void => { if (process.env.HEB_PROF) console.error(`  ${what} ${Math.round(performance.now() - T)}`); T = performance.now(); };
+    const columns = await batch.columns();
+    const keep = columns.filter(used);
+    const input = tempName('input');
+    await session.run(`CREATE TEMP TABLE ${quoteIdent(input)} AS SELECT ${keep.map(quoteIdent).join(', ') || '*'} FROM (${await batch.toSql()}) AS batch`);
+    lap('input'); if (process.env.HEB_PROF) console.error(keep.join(','));
+    try {
+      if (Number(await session.scalar(`SELECT count(*) FROM ${quoteIdent(input)}`)) === 0) return info;
+      const flat = await parseWinlogbeat(Frame.fromSql(session, `SELECT * FROM ${quoteIdent(input)}`), 'flatten');
+      await assertBronzeShape(flat);
+      lap('flatten');
+      for (const pack of packs) {
+        const silver = await applyPack(flat, pack);
+        lap(`apply ${pack.table}`);
+        const rowsTable = tempName('pack');
+        await session.run(`CREATE TEMP TABLE ${quoteIdent(rowsTable)} AS ${await silver.toSql()}`);
+        lap(`ctas ${pack.table}`);
+        try {
+          const rows = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdent(rowsTable)}`));
+          if (rows === 0 && catalog.find(pack.table)) continue;
+          const written = await writeTableBatch(Frame.fromSql(session, `SELECT * FROM ${quoteIdent(rowsTable)}`), pack.table, 'silver', pack.partitions, {
+            catalog,
+            session,
+            txn: { appId: queryId, version: batchId },
+          });
+          lap(`write ${pack.table} ${rows}`);
+          info.tables[pack.table] = { rows: written.result.numRows, version: written.result.version, skipped: written.result.skipped };
+        } finally {
+          await session.run(`DROP TABLE IF EXISTS ${quoteIdent(rowsTable)}`);
+        }
+      }
+    } finally {
+      await session.run(`DROP TABLE IF EXISTS ${quoteIdent(input)}`);
     }
     return info;
   };
 }
 
-/** Rows per pack in one scan of the flattened batch. */
-async function packCounts(flat: Frame, packs: readonly MappingPack[]): Promise<number[]> {
-  if (packs.length === 0) return [];
+let tempCounter = 0;
+function tempName(what: string): string {
+  return `winlake_silver_${what}_${process.pid}_${++tempCounter}`;
+}
+
+/** Columns the flatten derives from another bronze column: a pack naming the first needs the second. */
+const DERIVED_FROM: Readonly<Record<string, string>> = { message_fields: 'message' };
+
+/**
+ * Which bronze columns the packs can read, as a test on a column name: the first path part of
+ * every rename source, and every column an EXPR names (a whole-word match in its text, which may
+ * keep a column no EXPR needs, never the reverse). An EXPR that can reach columns without naming
+ * them (`*`, `COLUMNS(...)`) keeps every column.
+ */
+function bronzeColumnsUsed(packs: readonly MappingPack[]): (column: string) => boolean {
+  const named = new Set<string>(['_sourcetype', 'winlog']);
+  const exprs: string[] = [];
+  for (const pack of packs) {
+    for (const step of parseTransforms(pack.transforms)) {
+      if (step.verb === 'rename') named.add(step.source.split(':')[0]!.toLowerCase());
+      if (step.verb === 'expr') exprs.push(step.sql.toLowerCase());
+    }
+  }
+  if (exprs.some((e) => e.includes('*') || /\bcolumns\s*\(/.test(e))) return () => true;
+  for (const [derived, source] of Object.entries(DERIVED_FROM)) if (named.has(derived)) named.add(source);
+  const mentioned = (name: string): boolean => exprs.some((e) => mentions(e, name) || Object.entries(DERIVED_FROM).some(([d, src]) => src === name && mentions(e, d)));
+  const cache = new Map<string, boolean>();
+  return (column) => {
+    const top = column.split(':')[0]!.toLowerCase();
+    let keep = cache.get(top);
+    if (keep === undefined) {
+      keep = named.has(top) || mentioned(top);
+      cache.set(top, keep);
+    }
+    return keep;
+  };
+}
+
+/** Whether lower-case SQL text holds `name` not as part of a longer identifier. */
+function mentions(text: string, name: string): boolean {
+  const word = /[a-z0-9_$]/;
+  for (let at = text.indexOf(name); at >= 0; at = text.indexOf(name, at + 1)) {
+    const before = text[at - 1];
+    const after = text[at + name.length];
+    if ((before === undefined || !word.test(before)) && (after === undefined || !word.test(after))) return true;
+  }
+  return false;
+}
+
+async function assertBronzeShape(flat: Frame): Promise<void> {
   const columns = new Set((await flat.columns()).map((c) => c.toLowerCase()));
   if (!columns.has('_sourcetype') || !columns.has('winlog:event_id')) {
     throw new Error('build_silver: the bronze batch has no _sourcetype or winlog.event_id: is it a winlogbeat bronze table (raw stage)?');
   }
-  const filters = await Promise.all(packs.map((p) => flat.filter(packSourceFilter(p)).toSql()));
-  // Each filter renders as a query over the batch; count its rows as a scalar subquery over the same temp table.
-  const sql = `SELECT ${filters.map((f, i) => `(SELECT count(*) FROM (${f})) AS ${quoteIdent(`n${i}`)}`).join(', ')}`;
-  const row = (await flat.session.rows<Record<string, bigint | number>>(sql))[0] ?? {};
-  return packs.map((_, i) => Number(row[`n${i}`] ?? 0));
 }
 
 /** Materialises a Frame into a temp table that `release` drops (Frame.cache keeps its table). */

@@ -27,6 +27,7 @@ export interface StreamProgress {
   numInputRows: number;
   inputRowsPerSecond: number;
   processedRowsPerSecond: number;
+  /** `read`: until the batch's rows were in DuckDB (a prefetched batch's fetch is not in it). */
   durationMs: { read: number; write: number; total: number };
   startOffsets: Offsets;
   endOffsets: Offsets;
@@ -206,8 +207,8 @@ export class StreamingQuery {
 
   /**
    * Reads, transforms and writes one planned batch, then commits it in the checkpoint. With `next`,
-   * the source may fetch that range while this batch is transformed and written: fetching is
-   * network-bound and the writing DuckDB-bound, so they overlap well. It stays a hint (see
+   * the source may fetch that range while this batch is transformed and written (fetching is the
+   * client's work, writing DuckDB's, so the two overlap as far as free cores allow). It stays a hint (see
    * {@link StreamSource.prefetch}): the next batch is planned afresh, and a source reads a
    * prefetched range only for a batch planned with exactly that range.
    */
