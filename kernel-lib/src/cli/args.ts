@@ -36,14 +36,20 @@ export function parseArgs(argv: string[], flags: readonly string[] = []): Parsed
   return { positionals, options };
 }
 
-/** An option as a string, or undefined. */
+/**
+ * An option as a string, or undefined.
+ * @example stringOption(parseArgs(['ingest', '--topic', 'winlogbeat']), 'topic') // => 'winlogbeat'
+ */
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const v = args.options.get(name);
   if (v === true) throw new Error(`option --${name} needs a value`);
   return v;
 }
 
-/** An option as a non-negative integer, or undefined; a clear error otherwise. */
+/**
+ * An option as a non-negative integer, or undefined; a clear error otherwise.
+ * @example intOption(parseArgs(['ingest', '--max-batches', '10']), 'max-batches') // => 10
+ */
 export function intOption(args: ParsedArgs, name: string): number | undefined {
   const v = stringOption(args, name);
   if (v === undefined) return undefined;

@@ -97,12 +97,18 @@ export type Action =
 /** The folder of the log, and the file names of commits and checkpoints. */
 export const DELTA_LOG_DIR = '_delta_log';
 
-/** `00000000000000000042.json` for version 42. */
+/**
+ * `00000000000000000042.json` for version 42.
+ * @example commitFileName(42) // => '00000000000000000042.json'
+ */
 export function commitFileName(version: number): string {
   return `${String(version).padStart(20, '0')}.json`;
 }
 
-/** `00000000000000000040.checkpoint.parquet` for version 40 (classic single-file checkpoint). */
+/**
+ * `00000000000000000040.checkpoint.parquet` for version 40 (classic single-file checkpoint).
+ * @example checkpointFileName(40) // => '00000000000000000040.checkpoint.parquet'
+ */
 export function checkpointFileName(version: number): string {
   return `${String(version).padStart(20, '0')}.checkpoint.parquet`;
 }

@@ -27,7 +27,10 @@ export const SUPPORTED_READER_FEATURES: ReadonlySet<string> = new Set([
 /** Column mapping mode of a table. */
 export type ColumnMappingMode = 'none' | 'name' | 'id';
 
-/** The table's column mapping mode, from `delta.columnMapping.mode`. */
+/**
+ * The table's column mapping mode, from `delta.columnMapping.mode`.
+ * @example columnMappingMode({ ...snapshot.metadata, configuration: { 'delta.columnMapping.mode': 'name' } }) // => 'name'
+ */
 export function columnMappingMode(metadata: MetadataAction): ColumnMappingMode {
   const mode = (metadata.configuration ?? {})['delta.columnMapping.mode'] ?? 'none';
   if (mode !== 'none' && mode !== 'name' && mode !== 'id') {

@@ -50,7 +50,10 @@ const CLASSIC = /^(\d{20})\.checkpoint\.parquet$/;
 const MULTIPART = /^(\d{20})\.checkpoint\.(\d{10})\.(\d{10})\.parquet$/;
 const V2 = /^(\d{20})\.checkpoint\.([^.]+)\.(json|parquet)$/;
 
-/** The path of the log folder of a table. */
+/**
+ * The path of the log folder of a table.
+ * @example logDirOf('/lake/Process') // => '/lake/Process/_delta_log'
+ */
 export function logDirOf(tablePath: string): string {
   return path.join(tablePath, DELTA_LOG_DIR);
 }
@@ -261,6 +264,7 @@ export function dataFilePath(tablePath: string, addPath: string): string {
 /**
  * The key of a file in the active set: its canonical path (so `file:///x`, `file:/x` and `/x`
  * name one file) plus its deletion vector's identity.
+ * @example fileKey('/lake/t', { ...add, path: 'a.parquet' }) === fileKey('/lake/t', { ...add, path: 'file:///lake/t/a.parquet' }) // => true
  */
 export function fileKey(tablePath: string, action: AddAction | RemoveAction): string {
   let canonical: string;

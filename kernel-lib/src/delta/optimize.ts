@@ -328,6 +328,7 @@ async function selectPartitions(session: Session, snapshot: Snapshot, groups: Ma
 /**
  * Bins of small files (smallest first, greedily filled up to `targetFileSize`); a bin of one file
  * would rewrite it unchanged, so only bins of two or more files are returned.
+ * @example binPack(snapshot.files, 16 * 1024 * 1024, DEFAULT_TARGET_FILE_SIZE) // => [[smallest, next, ...], ...]
  */
 export function binPack(files: readonly AddAction[], minFileSize: number, targetFileSize: number): AddAction[][] {
   const small = files.filter((f) => f.size < minFileSize).sort((a, b) => a.size - b.size);

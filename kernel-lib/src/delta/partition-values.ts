@@ -59,6 +59,7 @@ export function timestampMicros(text: string): number | undefined {
 /**
  * The comparable form of a partition value string, or undefined when this type is not pruned.
  * Null partition values are `null`.
+ * @example partitionComparable('7', 'long') // => 7n; partitionComparable('2024-05-01', 'date') // => 1714521600000000 (µs)
  */
 export function partitionComparable(value: string | null | undefined, type: DataType): Comparable | null | undefined {
   if (value === null || value === undefined || value === '') return null;
@@ -91,6 +92,7 @@ export function partitionComparable(value: string | null | undefined, type: Data
 /**
  * Compares two comparables: numbers and bigints numerically, strings by code point (= UTF-8
  * byte order, as DuckDB and Spark compare strings). Mixed string/number never occurs.
+ * @example compareValues('a', 'b') // => -1; compareValues(10n, 2n) // => 1
  */
 export function compareValues(a: Comparable, b: Comparable): number {
   if (typeof a === 'string' && typeof b === 'string') {

@@ -51,7 +51,10 @@ interface Domain {
 
 type DomainOf = (column: string) => { domain: Domain; type: DataType } | undefined;
 
-/** Finds a top-level column as DuckDB binds names: exact first, else the one case-insensitive match. */
+/**
+ * Finds a top-level column as DuckDB binds names: exact first, else the one case-insensitive match.
+ * @example resolveColumn(snapshot.schema.fields, 'eventid')?.name // => 'EventID' (the only case-insensitive match)
+ */
 export function resolveColumn(columns: readonly StructField[], name: string): StructField | undefined {
   const exact = columns.find((c) => c.name === name);
   if (exact) return exact;
@@ -62,6 +65,7 @@ export function resolveColumn(columns: readonly StructField[], name: string): St
 /**
  * The comparable form of a literal for a column type, mirroring how DuckDB would cast it;
  * undefined when the pairing is not understood (then nothing is skipped).
+ * @example literalComparable('2024-05-01', 'date') // => 1714521600000000; literalComparable('x', 'long') // => undefined
  */
 export function literalComparable(value: SqlScalar, type: DataType): Comparable | undefined {
   if (value === null || typeof type !== 'string') return undefined;
@@ -225,7 +229,10 @@ export const partitionStage: SkipStage = {
   },
 };
 
-/** A partition value by logical name, or by physical name under column mapping. */
+/**
+ * A partition value by logical name, or by physical name under column mapping.
+ * @example partitionValueOf(add, { name: 'event_date', type: 'date', nullable: true, metadata: {} }) // => '2024-05-01'
+ */
 export function partitionValueOf(add: AddAction, field: StructField): string | null | undefined {
   const pv = add.partitionValues ?? {};
   const phys = physicalName(field);

@@ -109,7 +109,10 @@ export function recordedCommitTime(info: CommitInfoAction | undefined): number |
   return typeof t === 'number' ? t : undefined;
 }
 
-/** The versions a reader can reconstruct: from commit 0 (or the oldest checkpoint) to the latest. */
+/**
+ * The versions a reader can reconstruct: from commit 0 (or the oldest checkpoint) to the latest.
+ * @example availableRange(await listLog('/lake/Process')) // => { earliest: 0, latest: 12 }
+ */
 export function availableRange(listing: LogListing): { earliest: number; latest: number } {
   const latestCommit = listing.commits.at(-1) ?? -1;
   const latestCheckpoint = listing.checkpoints.at(-1)?.version ?? -1;
@@ -119,7 +122,10 @@ export function availableRange(listing: LogListing): { earliest: number; latest:
   return { earliest, latest };
 }
 
-/** Converts a time-travel timestamp to ms; strings without a zone are read as UTC. */
+/**
+ * Converts a time-travel timestamp to ms; strings without a zone are read as UTC.
+ * @example toMillis('2024-05-01 12:00:00') // => 1714564800000 (read as UTC)
+ */
 export function toMillis(t: Date | string | number): number {
   let ms: number;
   if (t instanceof Date) ms = t.getTime();

@@ -96,7 +96,10 @@ function renderTree(tree: JsonTree): string {
     .join(',')}}`;
 }
 
-/** Cuts a string min to the prefix length (a prefix never sorts after the string). */
+/**
+ * Cuts a string min to the prefix length (a prefix never sorts after the string).
+ * @example truncateMinString('abcdef', 3) // => 'abc'
+ */
 export function truncateMinString(value: string, prefixLength = STRING_PREFIX_LENGTH): string {
   const chars = Array.from(value);
   return chars.length <= prefixLength ? value : chars.slice(0, prefixLength).join('');

@@ -137,7 +137,10 @@ export async function recordCreate(tablePath: string, version: number, actions: 
   return remember(state, await fingerprintOf(tablePath, version));
 }
 
-/** Forgets cached table states (all, or one table's). Writers replay the log on their next use. */
+/**
+ * Forgets cached table states (all, or one table's). Writers replay the log on their next use.
+ * @example clearTableStateCache('/lake/Process'); // after another process wrote to the table
+ */
 export function clearTableStateCache(tablePath?: string): void {
   if (tablePath === undefined) cache.clear();
   else cache.delete(path.resolve(tablePath));

@@ -105,7 +105,10 @@ export async function vacuum(tablePathIn: string, opts: VacuumOptions = {}): Pro
   return result;
 }
 
-/** `delta.deletedFileRetentionDuration` in hours ('interval 7 days', '168 hours', ...), else 168. */
+/**
+ * `delta.deletedFileRetentionDuration` in hours ('interval 7 days', '168 hours', ...), else 168.
+ * @example configuredRetentionHours(await loadSnapshot('/lake/Process')) // => 48 for 'interval 2 days', 168 when unset
+ */
 export function configuredRetentionHours(snapshot: Snapshot): number {
   const raw = snapshot.metadata.configuration['delta.deletedFileRetentionDuration'];
   if (raw === undefined) return DEFAULT_RETENTION_HOURS;

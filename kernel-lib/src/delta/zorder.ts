@@ -20,7 +20,10 @@ export interface ZOrderKeyOptions {
   bitsPerColumn?: number;
 }
 
-/** Bits per column for `columnCount` columns, checked against the 62-bit budget. */
+/**
+ * Bits per column for `columnCount` columns, checked against the 62-bit budget.
+ * @example zOrderBits(5) // => 12; zOrderBits(2, 8) // => 8
+ */
 export function zOrderBits(columnCount: number, requested?: number): number {
   if (columnCount < 1) throw new Error('Z-order needs at least one column');
   const max = Math.floor(MAX_KEY_BITS / columnCount);

@@ -95,7 +95,10 @@ export function parseCondition(text: string, searchNames: readonly string[], rul
   return tree;
 }
 
-/** The search names a condition tree uses. */
+/**
+ * The search names a condition tree uses.
+ * @example conditionRefs(parseCondition('selection and not filter', ['selection', 'filter'], 'My rule')) // => Set { 'selection', 'filter' }
+ */
 export function conditionRefs(node: ConditionNode, out = new Set<string>()): Set<string> {
   if (node.kind === 'ref') out.add(node.name);
   else if (node.kind === 'not') conditionRefs(node.item, out);

@@ -182,7 +182,10 @@ function ruleFilesIn(dir: string): string[] {
   return out.sort();
 }
 
-/** A short label for messages: `Title (id)`. */
+/**
+ * A short label for messages: `Title (id)`.
+ * @example ruleLabel({ title: 'LSASS Access', id: '0d894093-71bc-43c3-8c4d-ecfc28dcf5d9' }) // => 'LSASS Access (0d894093-71bc-43c3-8c4d-ecfc28dcf5d9)'
+ */
 export function ruleLabel(rule: Pick<SigmaRule, 'title' | 'id'>): string {
   return `${rule.title} (${rule.id})`;
 }

@@ -148,7 +148,10 @@ async function countChunk(session: Session, from: string, chunk: SigmaRunResult[
   }
 }
 
-/** Rules from paths or as given. */
+/**
+ * Rules from paths or as given.
+ * @example resolveRules(`${SHARED_DATA}/sigma/rules/windows/process_creation`) // loads the folder's YAML rules; resolveRules([rule]) // => [rule]
+ */
 export function resolveRules(input: SigmaRuleInput): SigmaRule[] {
   if (typeof input === 'string') return loadSigmaRules(input);
   if (input.length === 0) return [];

@@ -47,7 +47,10 @@ export function sqlLiteral(value: SqlScalar): string {
   }
 }
 
-/** A qualified column path `a.b.c` for nested struct access, each part quoted. */
+/**
+ * A qualified column path `a.b.c` for nested struct access, each part quoted.
+ * @example quotePath(['winlog', 'event_data', 'Image']) // => '"winlog"."event_data"."Image"'
+ */
 export function quotePath(parts: readonly string[]): string {
   return parts.map(quoteIdent).join('.');
 }

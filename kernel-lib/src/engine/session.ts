@@ -134,7 +134,10 @@ export function getSession(): Promise<Session> {
   return defaultSession;
 }
 
-/** Closes the default session (a new one is made on next use). */
+/**
+ * Closes the default session (a new one is made on next use).
+ * @example await closeSession(); // the next getSession() opens a fresh database
+ */
 export async function closeSession(): Promise<void> {
   const pending = defaultSession;
   defaultSession = undefined;

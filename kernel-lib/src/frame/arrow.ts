@@ -1,7 +1,10 @@
 import * as arrow from 'apache-arrow';
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 
-/** The Arrow type that holds a DuckDB column's JavaScript values without loss (timestamps to ms). */
+/**
+ * The Arrow type that holds a DuckDB column's JavaScript values without loss (timestamps to ms).
+ * @example arrowTypeFor(TIMESTAMPTZ).toString() // => 'Timestamp<MILLISECOND, UTC>'
+ */
 export function arrowTypeFor(type: DuckDBType): arrow.DataType {
   switch (type.typeId) {
     case DuckDBTypeId.BOOLEAN:
@@ -61,7 +64,10 @@ export function arrowTypeFor(type: DuckDBType): arrow.DataType {
   }
 }
 
-/** Adapts a DuckDB JavaScript value to what the Arrow builder of `type` expects. */
+/**
+ * Adapts a DuckDB JavaScript value to what the Arrow builder of `type` expects.
+ * @example toArrowValue(42, VARCHAR) // => '42'
+ */
 export function toArrowValue(value: unknown, type: DuckDBType): unknown {
   if (value === null || value === undefined) return null;
   switch (type.typeId) {
@@ -91,7 +97,10 @@ export function toArrowValue(value: unknown, type: DuckDBType): unknown {
   }
 }
 
-/** Builds an Arrow table from DuckDB column values. */
+/**
+ * Builds an Arrow table from DuckDB column values.
+ * @example arrowTableFrom(['event_id', 'host'], [INTEGER, VARCHAR], [[1, 3], ['ws01', 'ws02']]).numRows // => 2
+ */
 export function arrowTableFrom(names: readonly string[], types: readonly DuckDBType[], columns: unknown[][]): arrow.Table {
   const vectors: Record<string, arrow.Vector> = {};
   names.forEach((name, i) => {

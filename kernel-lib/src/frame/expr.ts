@@ -120,7 +120,10 @@ export function sqlExpr(sql: string): Expr {
   return new Expr({ kind: 'sql', sql });
 }
 
-/** Renders an expression tree to DuckDB SQL. */
+/**
+ * Renders an expression tree to DuckDB SQL.
+ * @example renderExpr(col('event_id').eq(lit(1)).node) // => '("event_id" = 1)'
+ */
 export function renderExpr(node: ExprNode): string {
   switch (node.kind) {
     case 'col':
@@ -149,7 +152,10 @@ export function renderExpr(node: ExprNode): string {
   }
 }
 
-/** The conjuncts of an AND tree (a lone predicate is one conjunct). */
+/**
+ * The conjuncts of an AND tree (a lone predicate is one conjunct).
+ * @example conjuncts(col('event_id').eq(lit(1)).and(col('host').eq(lit('ws01'))).node).length // => 2
+ */
 export function conjuncts(node: ExprNode): ExprNode[] {
   return node.kind === 'and' ? node.args.flatMap(conjuncts) : [node];
 }

@@ -313,7 +313,10 @@ function bigintSafe(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-/** Formats a value for text output: nested values as compact JSON. */
+/**
+ * Formats a value for text output: nested values as compact JSON.
+ * @example formatCell({ pid: 4n }) // => '{"pid":"4"}'; formatCell(null) // => 'NULL'
+ */
 export function formatCell(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (value instanceof Date) return value.toISOString();

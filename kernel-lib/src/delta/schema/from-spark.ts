@@ -137,19 +137,28 @@ export function duckdbType(type: DataType, physical = false): string {
   }
 }
 
-/** The Parquet name of a field: its column-mapping physical name, or its own name. */
+/**
+ * The Parquet name of a field: its column-mapping physical name, or its own name.
+ * @example physicalName({ name: 'user_name', type: 'string', nullable: true, metadata: { 'delta.columnMapping.physicalName': 'col-5f1c' } }) // => 'col-5f1c'
+ */
 export function physicalName(field: StructField): string {
   const p = field.metadata['delta.columnMapping.physicalName'];
   return typeof p === 'string' && p !== '' ? p : field.name;
 }
 
-/** The column-mapping id of a field, if any. */
+/**
+ * The column-mapping id of a field, if any.
+ * @example columnMappingId({ name: 'user_name', type: 'string', nullable: true, metadata: { 'delta.columnMapping.id': 3 } }) // => 3
+ */
 export function columnMappingId(field: StructField): number | undefined {
   const id = field.metadata['delta.columnMapping.id'];
   return typeof id === 'number' ? id : undefined;
 }
 
-/** The names of every type used in a schema (for feature checks such as timestamp_ntz). */
+/**
+ * The names of every type used in a schema (for feature checks such as timestamp_ntz).
+ * @example primitiveTypesIn(snapshot.schema).has('timestamp_ntz') // => true when any column, however nested, is timestamp_ntz
+ */
 export function primitiveTypesIn(type: DataType, out = new Set<string>()): Set<string> {
   if (typeof type === 'string') out.add(type);
   else if (type.type === 'struct') for (const f of type.fields) primitiveTypesIn(f.type, out);

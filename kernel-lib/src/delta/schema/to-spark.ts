@@ -213,7 +213,10 @@ function incompatible(path: string, table: DataType, data: DataType): Error {
   );
 }
 
-/** A short Spark-style name of a type: `long`, `struct<a:string>`, `array<long>`. */
+/**
+ * A short Spark-style name of a type: `long`, `struct<a:string>`, `array<long>`.
+ * @example typeName({ type: 'array', elementType: 'long', containsNull: true }) // => 'array<long>'
+ */
 export function typeName(type: DataType): string {
   if (typeof type === 'string') return type;
   switch (type.type) {

@@ -162,7 +162,10 @@ class LazyClient implements KafkaClient {
   }
 }
 
-/** The bytes of a message key or value. */
+/**
+ * The bytes of a message key or value.
+ * @example toBuffer('ws01').toString('hex') // => '77733031'
+ */
 export function toBuffer(v: string | Buffer): Buffer {
   return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
 }
