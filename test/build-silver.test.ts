@@ -4,9 +4,11 @@ import path from 'node:path';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { buildSilver, createSilverSink } from '../kernel-lib/src/cim/build-silver.js';
-import { loadPack, loadPacks, type MappingPack } from '../kernel-lib/src/cim/pack.js';
+import { applyPack, loadPack, loadPacks, type MappingPack } from '../kernel-lib/src/cim/pack.js';
+import { packInputProjection } from '../kernel-lib/src/cim/pack-inputs.js';
+import { TransformError } from '../kernel-lib/src/cim/transform.js';
 import { commitActions, loadSnapshot, readCommit } from '../kernel-lib/src/delta/index.js';
-import { quoteString } from '../kernel-lib/src/engine/quote.js';
+import { quoteIdent, quoteString } from '../kernel-lib/src/engine/quote.js';
 import type { Session } from '../kernel-lib/src/engine/session.js';
 import { Catalog } from '../kernel-lib/src/lakehouse/catalog.js';
 import { readTable, writeTableBatch } from '../kernel-lib/src/lakehouse/tables.js';
@@ -201,6 +203,68 @@ describe('buildSilver on simulated events', () => {
     await live.processAllAvailable();
     await live.stop();
     await assertSilverMatches(catalog);
+  });
+});
+
+describe('buildSilver reads only what the packs read', () => {
+  // A DNS pack that also reads raw columns no shipped pack maps: one an EXPR names (agent), one
+  // below a struct the renames narrow (winlog:opcode, via an EXPR), and the map parsed from message.
+  const dns = loadPack('DNS');
+  const plus: MappingPack = {
+    ...dns,
+    table: 'DNSPlus',
+    transforms: [
+      ...dns.transforms,
+      { new: ['agent_host', 'EXPR="agent:hostname"'] },
+      { new: ['opcode_upper', 'EXPR=upper("winlog:opcode")'] },
+      { rename: ['message_fields', 'message_map'] },
+    ],
+  };
+
+  it('copies only the bronze columns and struct fields the packs read', async () => {
+    const catalog = new Catalog(tempDir());
+    await appendBronze(catalog, simulated(9, 50));
+    const schema = await (await readTable(BRONZE, { catalog, session })).schema();
+    const shipped = packInputProjection(packs)(schema);
+    const kept = shipped.map((item) => /"([^"]+)"$/.exec(item)?.[1] ?? item);
+    assert.deepEqual(kept, ['_sourcetype', '_event_time', '_event_date', 'dvc_hostname', 'log', 'event', 'winlog']);
+    assert.ok(shipped.includes(`{'level': struct_extract("log", 'level')} AS "log"`), shipped.join('\n'));
+    assert.ok(!shipped.some((item) => /'(channel|record_id|keywords)'/.test(item)), 'winlog fields no pack maps are left out');
+    // An EXPR naming a column keeps it whole; renaming message_fields keeps message; `*` keeps everything.
+    const withPlus = packInputProjection([...packs, plus])(schema);
+    assert.ok(withPlus.includes('"agent"') && withPlus.includes('"message"') && withPlus.includes('"winlog"'));
+    const star: MappingPack = { ...dns, table: 'DNSStar', transforms: [...dns.transforms, { new: ['n', 'EXPR=(SELECT count(*) FROM (SELECT 1))'] }] };
+    assert.equal(packInputProjection([star])(schema).length, schema.length);
+  });
+
+  it('gives the same rows as applyPack over the fully flattened bronze', async () => {
+    const catalog = new Catalog(tempDir());
+    await appendBronze(catalog, simulated(7, 600));
+    const result = await buildSilver(BRONZE, { catalog, session, packs: [plus, 'Process'] });
+    const bronze = await readTable(BRONZE, { catalog, session });
+    const flat = await parseWinlogbeat(bronze, 'flatten');
+    for (const pack of [plus, loadPack('Process')]) {
+      const expected = await (await applyPack(flat, pack)).toSql();
+      const silver = await (await readTable(pack.table, { catalog, session })).toSql();
+      const columns = (await session.run(`SELECT * FROM (${expected}) LIMIT 0`)).columnNames().map((c) => quoteIdent(c)).join(', ');
+      const missing = await session.scalar(`SELECT count(*) FROM (SELECT ${columns} FROM (${expected}) EXCEPT ALL SELECT ${columns} FROM (${silver}))`);
+      const extra = await session.scalar(`SELECT count(*) FROM (SELECT ${columns} FROM (${silver}) EXCEPT ALL SELECT ${columns} FROM (${expected}))`);
+      assert.deepEqual([Number(missing), Number(extra)], [0, 0], pack.table);
+      assert.equal(result.tables.find((t) => t.table === pack.table)!.rows, await readTable(pack.table, { catalog, session }).then((f) => f.count()));
+    }
+    const filled = await (await readTable('DNSPlus', { catalog, session })).filter('agent_host IS NOT NULL AND opcode_upper IS NOT NULL AND message_map IS NOT NULL').count();
+    assert.ok(filled > 0 && filled === result.tables.find((t) => t.table === 'DNSPlus')!.rows, 'the raw columns the EXPRs and the message rename read are there');
+  });
+
+  it('names the transform DuckDB rejects', async () => {
+    const catalog = new Catalog(tempDir());
+    await appendBronze(catalog, simulated(8, 200));
+    const bad: MappingPack = { ...dns, table: 'DNSBad', transforms: [...dns.transforms, { new: ['oops', 'EXPR=no_such_function(event_id)'] }] };
+    await assert.rejects(buildSilver(BRONZE, { catalog, session, packs: [bad] }), (err: Error) => {
+      assert.ok(err instanceof TransformError, String(err));
+      assert.match(err.message, new RegExp(`transform #${dns.transforms.length} .*no_such_function`));
+      return true;
+    });
   });
 });
 

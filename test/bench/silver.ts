@@ -3,9 +3,11 @@
  * tables, txn commits) on 1M simulated winlogbeat events (WINLAKE_BENCH_SCALE shrinks it), against
  * the engine's limit: the same transforms as plain DuckDB SQL over the same bronze Parquet files —
  * one `COPY (SELECT ... renames inlined ...) TO ... (PARTITION_BY (_event_date))` per pack, no
- * flatten, no Delta log, no statistics.
+ * flatten, no Delta log, no statistics. build_silver runs twice: in micro-batches of
+ * VERSIONS_PER_BATCH bronze commits (the streaming shape), and with the default batch size (all of
+ * this bronze in one batch) on a copy of bronze.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSilver } from '../../kernel-lib/src/cim/build-silver.js';
@@ -89,6 +91,14 @@ export async function run(): Promise<Record<string, unknown>> {
     const silverRows = result.tables.reduce((s, t) => s + t.rows, 0);
     console.error(`[silver] build_silver: ${result.bronzeRows} bronze rows → ${silverRows} silver rows in ${round(winlakeS, 1)} s`);
 
+    // The same on a copy of bronze with the default batch size (here: all bronze in one batch).
+    const oneBatchCatalog = new Catalog(path.join(dir, 'lake-one-batch'));
+    cpSync(catalog.locate(BRONZE).path, oneBatchCatalog.pathFor(BRONZE, 'bronze'), { recursive: true });
+    const t3 = performance.now();
+    const oneBatch = await buildSilver(BRONZE, { catalog: oneBatchCatalog, session });
+    const oneBatchS = (performance.now() - t3) / 1000;
+    console.error(`[silver] build_silver, default batch size: ${oneBatch.batches} batch(es) in ${round(oneBatchS, 1)} s`);
+
     // The engine's limit: plain DuckDB COPY per pack over the same bronze Parquet files.
     const scan = await DeltaScan.create(session, catalog.locate(BRONZE).path);
     const bronzeSql = await scan.toSql([]);
@@ -125,6 +135,9 @@ export async function run(): Promise<Record<string, unknown>> {
       plainDuckdbS: round(plainS, 2),
       plainDuckdbEventsPerS: Math.round(result.bronzeRows / plainS),
       ratioBuildSilverToPlain: round(winlakeS / plainS, 2),
+      oneBatchMicroBatches: oneBatch.batches,
+      oneBatchBuildSilverS: round(oneBatchS, 2),
+      oneBatchRatioToPlain: round(oneBatchS / plainS, 2),
       rowsPerTable: perTable,
     };
   } finally {

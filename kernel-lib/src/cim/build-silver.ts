@@ -9,18 +9,26 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { quoteIdent } from '../engine/quote.js';
-import { getSession, type Session } from '../engine/session.js';
-import { Frame } from '../frame/index.js';
+import { getSession, SqlError, type Session } from '../engine/session.js';
+import { Frame, type Expr } from '../frame/index.js';
 import { Catalog } from '../lakehouse/catalog.js';
 import { writeTableBatch } from '../lakehouse/tables.js';
 import { DeltaStreamSource, type DeltaStreamOptions } from '../stream/delta-source.js';
 import { StreamCheckpoint, StreamingQuery, StreamFrame, type BatchSink, type StreamProgress, type Trigger } from '../stream/index.js';
 import { parseWinlogbeat } from '../winlogbeat/parse.js';
-import { parseTransforms } from './transform.js';
+import { cimQuery } from './dataframe.js';
+import { packInputProjection } from './pack-inputs.js';
 import { applyPack, loadPack, loadPacks, packSourceFilter, validatePack, type MappingPack } from './pack.js';
+import { parseTransforms, type TransformStep } from './transform.js';
 
 /** Options of {@link buildSilver}. */
-export interface BuildSilverOptions extends Pick<DeltaStreamOptions, 'maxFilesPerTrigger' | 'maxVersionsPerTrigger' | 'materialize'> {
+export interface BuildSilverOptions extends Pick<DeltaStreamOptions, 'maxFilesPerTrigger' | 'maxVersionsPerTrigger'> {
+  /**
+   * Copy each whole bronze batch into a temp table before the sink reads it (DeltaStreamOptions.materialize).
+   * Default false: the sink copies only the columns the packs read, which is cheaper than a copy of
+   * every column (mostly `message`) first.
+   */
+  materialize?: boolean;
   /** Packs to build (names of shipped packs, or packs); default all shipped packs. */
   packs?: (string | MappingPack)[];
   /** The lakehouse; default `new Catalog()`. */
@@ -101,7 +109,6 @@ export async function buildSilver(bronze: string, opts: BuildSilverOptions = {})
   const sourceOptions: DeltaStreamOptions = {};
   if (opts.maxFilesPerTrigger !== undefined) sourceOptions.maxFilesPerTrigger = opts.maxFilesPerTrigger;
   if (opts.maxVersionsPerTrigger !== undefined) sourceOptions.maxVersionsPerTrigger = opts.maxVersionsPerTrigger;
-  // The sink copies only the columns the packs read: a full copy of the batch first would be wasted.
   sourceOptions.materialize = opts.materialize ?? false;
   const stream = new StreamFrame(session, new DeltaStreamSource(bronzeEntry.path, sourceOptions));
   const sink = createSilverSink(packs, { catalog, session });
@@ -128,10 +135,16 @@ export async function buildSilver(bronze: string, opts: BuildSilverOptions = {})
 
 /**
  * The sink that writes every pack's silver table from one bronze micro-batch, exactly once per
- * (queryId, batchId): the batch is flattened once, then each pack appends with the
- * Delta `txn` {appId: queryId, version: batchId} (a table that already has it skips).
- * A pack with no rows in the batch writes nothing, except that a table not yet created is created
- * (empty), so that every silver table exists once its pack has run.
+ * (queryId, batchId): each pack appends with the Delta `txn` {appId: queryId, version: batchId}
+ * (a table that already has it skips). A pack with no rows in the batch writes nothing, except
+ * that a table not yet created is created (empty), so that every silver table exists once its pack
+ * has run.
+ *
+ * How, per batch: the part of the rows the packs read (see {@link packInputProjection}) is copied
+ * into a temp table and flattened (lazily: one scan for the MAP keys); then per pack one query
+ * computes its rows into a temp table, which its Delta write reads. Each pack's query is bound once
+ * and the writes bind only temp tables: binding the flattened batch (a column per event_data key)
+ * cost more than most packs' rows.
  *
  * @example
  * const sink = createSilverSink(loadPacks(['Process']), { catalog, session });
@@ -139,105 +152,125 @@ export async function buildSilver(bronze: string, opts: BuildSilverOptions = {})
  */
 export function createSilverSink(packs: readonly MappingPack[], opts: { catalog: Catalog; session: Session }): BatchSink {
   const { catalog, session } = opts;
-  const used = bronzeColumnsUsed(packs);
+  const project = packInputProjection(packs);
+  const plans: PackPlan[] = packs.map((pack) => ({ pack, steps: parseTransforms(pack.transforms), filter: packSourceFilter(pack) }));
   return async (batch, batchId, queryId) => {
     const info: SilverBatchInfo = { tables: {} };
-    let T = performance.now();
-    const lap = (what: string): void => { if (process.env.HEB_PROF) console.error(`  ${what} ${Math.round(performance.now() - T)}`); T = performance.now(); };
-    const columns = await batch.columns();
-    const keep = columns.filter(used);
-    const input = tempName('input');
-    await session.run(`CREATE TEMP TABLE ${quoteIdent(input)} AS SELECT ${keep.map(quoteIdent).join(', ') || '*'} FROM (${await batch.toSql()}) AS batch`);
-    lap('input'); if (process.env.HEB_PROF) console.error(keep.join(','));
+    const select = project(await batch.schema());
+    if (select.length === 0) throw notWinlogbeatBronze();
+    const input = tempTableName('input');
+    const made: PackRows[] = [];
+    await session.run(`CREATE TEMP TABLE ${quoteIdent(input)} AS SELECT ${select.join(', ')} FROM (${await batch.toSql()}) AS bronze_batch`);
     try {
-      if (Number(await session.scalar(`SELECT count(*) FROM ${quoteIdent(input)}`)) === 0) return info;
+      const rows = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdent(input)}`));
+      if (rows === 0) return info;
       const flat = await parseWinlogbeat(Frame.fromSql(session, `SELECT * FROM ${quoteIdent(input)}`), 'flatten');
-      await assertBronzeShape(flat);
-      lap('flatten');
-      for (const pack of packs) {
-        const silver = await applyPack(flat, pack);
-        lap(`apply ${pack.table}`);
-        const rowsTable = tempName('pack');
-        await session.run(`CREATE TEMP TABLE ${quoteIdent(rowsTable)} AS ${await silver.toSql()}`);
-        lap(`ctas ${pack.table}`);
-        try {
-          const rows = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdent(rowsTable)}`));
-          if (rows === 0 && catalog.find(pack.table)) continue;
-          const written = await writeTableBatch(Frame.fromSql(session, `SELECT * FROM ${quoteIdent(rowsTable)}`), pack.table, 'silver', pack.partitions, {
+      const write = async (rowsTables: readonly PackRows[]): Promise<void> => {
+        for (const t of rowsTables) {
+          const written = await writeTableBatch(Frame.fromSql(session, `SELECT * FROM ${quoteIdent(t.table)}`), t.pack.table, 'silver', t.pack.partitions, {
             catalog,
             session,
             txn: { appId: queryId, version: batchId },
           });
-          lap(`write ${pack.table} ${rows}`);
-          info.tables[pack.table] = { rows: written.result.numRows, version: written.result.version, skipped: written.result.skipped };
-        } finally {
-          await session.run(`DROP TABLE IF EXISTS ${quoteIdent(rowsTable)}`);
+          info.tables[t.pack.table] = { rows: written.result.numRows, version: written.result.version, skipped: written.result.skipped };
         }
+      };
+      // DuckDB splits a table scan by row group, and a Parquet write too: a second thread helps only
+      // from two row groups on (below, it waits on locks). Writes of one row group run together on
+      // one thread, so that the thread count is switched once per batch, not twice per write (write.ts).
+      if (rows <= ROW_GROUP_ROWS) {
+        await withOneThread(session, async () => {
+          await computePackRows(plans, flat, catalog, made);
+          await write(made);
+        });
+      } else {
+        await computePackRows(plans, flat, catalog, made);
+        const small = made.filter((t) => t.rows <= ROW_GROUP_ROWS);
+        if (small.length > 0) await withOneThread(session, () => write(small));
+        await write(made.filter((t) => t.rows > ROW_GROUP_ROWS));
       }
     } finally {
-      await session.run(`DROP TABLE IF EXISTS ${quoteIdent(input)}`);
+      for (const table of [input, ...made.map((t) => t.table)]) await session.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
     }
     return info;
   };
 }
 
-let tempCounter = 0;
-function tempName(what: string): string {
-  return `winlake_silver_${what}_${process.pid}_${++tempCounter}`;
+/** A pack with its parsed transforms and its bronze filter. */
+interface PackPlan {
+  pack: MappingPack;
+  steps: TransformStep[];
+  filter: Expr;
 }
 
-/** Columns the flatten derives from another bronze column: a pack naming the first needs the second. */
-const DERIVED_FROM: Readonly<Record<string, string>> = { message_fields: 'message' };
+/** A pack's silver rows of one batch, in a temp table. */
+interface PackRows {
+  pack: MappingPack;
+  table: string;
+  rows: number;
+}
+
+/** Rows per row group, of DuckDB tables and (by default) of the Parquet files it writes. */
+const ROW_GROUP_ROWS = 122_880;
 
 /**
- * Which bronze columns the packs can read, as a test on a column name: the first path part of
- * every rename source, and every column an EXPR names (a whole-word match in its text, which may
- * keep a column no EXPR needs, never the reverse). An EXPR that can reach columns without naming
- * them (`*`, `COLUMNS(...)`) keeps every column.
+ * Computes each pack's silver rows of a flattened batch into a temp table, pushed to `made` (so
+ * that the caller drops them also when a later pack fails). Skips packs without rows whose table
+ * exists already.
  */
-function bronzeColumnsUsed(packs: readonly MappingPack[]): (column: string) => boolean {
-  const named = new Set<string>(['_sourcetype', 'winlog']);
-  const exprs: string[] = [];
-  for (const pack of packs) {
-    for (const step of parseTransforms(pack.transforms)) {
-      if (step.verb === 'rename') named.add(step.source.split(':')[0]!.toLowerCase());
-      if (step.verb === 'expr') exprs.push(step.sql.toLowerCase());
+async function computePackRows(plans: readonly PackPlan[], flat: Frame, catalog: Catalog, made: PackRows[]): Promise<void> {
+  const columns = await flat.columns();
+  const present = new Set(columns.map((c) => c.toLowerCase()));
+  if (!present.has('_sourcetype') || !present.has('winlog:event_id')) throw notWinlogbeatBronze();
+  // One scan counts every pack's rows, so that packs with none in the batch cost no query.
+  const counts = plans.length === 0 ? [] : await packCounts(flat, plans);
+  for (const [i, { pack, steps, filter }] of plans.entries()) {
+    const rows = counts[i]!;
+    if (rows === 0 && catalog.find(pack.table)) continue;
+    const { sql } = cimQuery(await flat.filter(filter).toSql(), columns, steps);
+    const table = tempTableName('pack');
+    try {
+      await flat.session.run(`CREATE TEMP TABLE ${quoteIdent(table)} AS ${sql}`);
+    } catch (err) {
+      // applyPack binds the query stage by stage and throws an error naming the transform DuckDB rejects.
+      if (err instanceof SqlError) await applyPack(flat, pack);
+      throw err;
     }
-  }
-  if (exprs.some((e) => e.includes('*') || /\bcolumns\s*\(/.test(e))) return () => true;
-  for (const [derived, source] of Object.entries(DERIVED_FROM)) if (named.has(derived)) named.add(source);
-  const mentioned = (name: string): boolean => exprs.some((e) => mentions(e, name) || Object.entries(DERIVED_FROM).some(([d, src]) => src === name && mentions(e, d)));
-  const cache = new Map<string, boolean>();
-  return (column) => {
-    const top = column.split(':')[0]!.toLowerCase();
-    let keep = cache.get(top);
-    if (keep === undefined) {
-      keep = named.has(top) || mentioned(top);
-      cache.set(top, keep);
-    }
-    return keep;
-  };
-}
-
-/** Whether lower-case SQL text holds `name` not as part of a longer identifier. */
-function mentions(text: string, name: string): boolean {
-  const word = /[a-z0-9_$]/;
-  for (let at = text.indexOf(name); at >= 0; at = text.indexOf(name, at + 1)) {
-    const before = text[at - 1];
-    const after = text[at + name.length];
-    if ((before === undefined || !word.test(before)) && (after === undefined || !word.test(after))) return true;
-  }
-  return false;
-}
-
-async function assertBronzeShape(flat: Frame): Promise<void> {
-  const columns = new Set((await flat.columns()).map((c) => c.toLowerCase()));
-  if (!columns.has('_sourcetype') || !columns.has('winlog:event_id')) {
-    throw new Error('build_silver: the bronze batch has no _sourcetype or winlog.event_id: is it a winlogbeat bronze table (raw stage)?');
+    made.push({ pack, table, rows });
   }
 }
 
-/** Materialises a Frame into a temp table that `release` drops (Frame.cache keeps its table). */
+/** Rows per pack in one scan of the flattened batch. */
+async function packCounts(flat: Frame, plans: readonly PackPlan[]): Promise<number[]> {
+  const sql = `SELECT ${plans.map((p, i) => `count(*) FILTER (WHERE ${p.filter.toSql()}) AS ${quoteIdent(`n${i}`)}`).join(', ')} FROM (${await flat.toSql()}) AS flat`;
+  const row = (await flat.session.rows<Record<string, bigint | number>>(sql))[0] ?? {};
+  return plans.map((_, i) => Number(row[`n${i}`] ?? 0));
+}
+
+/**
+ * Runs `fn` with DuckDB on one thread (`threads` is a setting of the whole instance: restored
+ * after, also on failure).
+ */
+async function withOneThread(session: Session, fn: () => Promise<void>): Promise<void> {
+  const threads = Number(await session.scalar("SELECT current_setting('threads')"));
+  if (!(threads > 1)) return fn();
+  await session.run('SET threads = 1');
+  try {
+    await fn();
+  } finally {
+    await session.run(`SET threads = ${threads}`);
+  }
+}
+
+function notWinlogbeatBronze(): Error {
+  return new Error('build_silver: the bronze batch has no _sourcetype or winlog.event_id: is it a winlogbeat bronze table (raw stage)?');
+}
+
+let tempTables = 0;
+function tempTableName(role: string): string {
+  return `winlake_silver_${role}_${process.pid}_${++tempTables}`;
+}
+
 function resolvePacks(packs: BuildSilverOptions['packs']): MappingPack[] {
   const resolved = packs === undefined ? loadPacks() : packs.map((p) => (typeof p === 'string' ? loadPack(p) : validatePack(p)));
   if (resolved.length === 0) throw new Error('buildSilver: no packs to build');

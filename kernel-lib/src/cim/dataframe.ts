@@ -35,16 +35,29 @@ import { parseTransforms, TransformError, type Transform, type TransformStep } f
  */
 export async function cimDataframe(df: Frame, transforms: readonly Transform[]): Promise<Frame> {
   const steps = parseTransforms(transforms);
-  const base = await df.toSql();
-  const present = new Map((await df.columns()).map((c) => [c.toLowerCase(), c]));
-  const layers = buildLayers(base, steps, present);
-  const targets = steps.map((s) => s.target).sort(byCodePoint);
-  const sql = `SELECT ${targets.map(quoteIdent).join(', ')} FROM (${layers.at(-1)!.sql}) AS cim_result`;
+  const { sql, layers } = cimQuery(await df.toSql(), await df.columns(), steps);
   await checkQuery(df, sql, layers, transforms);
   return Frame.fromSql(df.session, sql);
 }
 
-interface Layer {
+/**
+ * The SQL of {@link cimDataframe} over `base` (a query with the given columns), not yet checked
+ * by DuckDB: for callers that apply many lists to one input and bind each query once, by running
+ * it (on failure, {@link cimDataframe} on the same input names the bad entry).
+ *
+ * @example
+ * const { sql } = cimQuery('SELECT * FROM flat', await flat.columns(), parseTransforms(pack.transforms));
+ * await session.run(`CREATE TEMP TABLE process AS ${sql}`);
+ */
+export function cimQuery(base: string, columns: readonly string[], steps: readonly TransformStep[]): { sql: string; layers: Layer[] } {
+  const present = new Map(columns.map((c) => [c.toLowerCase(), c]));
+  const layers = buildLayers(base, steps, present);
+  const targets = steps.map((s) => s.target).sort(byCodePoint);
+  return { sql: `SELECT ${targets.map(quoteIdent).join(', ')} FROM (${layers.at(-1)!.sql}) AS cim_result`, layers };
+}
+
+/** One stage of the cim_dataframe query. */
+export interface Layer {
   sql: string;
   /** The EXPR step this layer adds (undefined for the renames-and-literals layer). */
   step?: Extract<TransformStep, { verb: 'expr' }>;
