@@ -15,7 +15,7 @@ import { getSession, type Session } from '../engine/session.js';
 import type { Frame } from '../frame/index.js';
 import { offsetsAdvance, type BatchData, type Offsets, type StreamSource } from './source.js';
 import { StreamFrame } from './stream-frame.js';
-import { createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from '../source/kafka/client.js';
+import { bootstrapAddress, createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from '../source/kafka/client.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, StructureCache, recordFilesToFrame } from '../source/kafka/ndjson-frame.js';
 import type { DataLoss } from '../source/kafka/read-topic.js';
 
@@ -491,10 +491,7 @@ export async function readKafkaStream(
   topic: string,
   opts: KafkaStreamOptions = {},
 ): Promise<StreamFrame> {
-  if (!topic) throw new Error('readKafkaStream: the topic name is empty');
-  const portText = String(port).trim();
-  if (!/^\d{1,5}$/.test(portText)) throw new Error(`readKafkaStream: port must be a number, got ${JSON.stringify(port)}`);
-  const servers = `${bootstrapServers}:${portText}`;
+  const servers = bootstrapAddress('readKafkaStream', bootstrapServers, port, topic);
   const session = opts.session ?? (await getSession());
   const probe = createKafkaClient(servers, opts.client ? { kind: opts.client } : {});
   try {

@@ -169,3 +169,15 @@ class LazyClient implements KafkaClient {
 export function toBuffer(v: string | Buffer): Buffer {
   return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
 }
+
+/**
+ * The reference's `kafka.bootstrap.servers = host + ':' + port`, checked: `caller` names the
+ * function in errors, and an empty topic or a port that is not a number is refused.
+ * @example bootstrapAddress('readKafkaTopic', '127.0.0.1', '9094', 'winlogbeat') // => '127.0.0.1:9094'
+ */
+export function bootstrapAddress(caller: string, host: string, port: string | number, topic: string): string {
+  if (!topic) throw new Error(`${caller}: the topic name is empty`);
+  const portText = String(port).trim();
+  if (!/^\d{1,5}$/.test(portText)) throw new Error(`${caller}: port must be a number, got ${JSON.stringify(port)}`);
+  return `${host}:${portText}`;
+}

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { getSession, type Session } from '../../engine/session.js';
 import type { Frame, SchemaField } from '../../frame/index.js';
-import { createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from './client.js';
+import { bootstrapAddress, createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from './client.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, recordFilesToFrame } from './ndjson-frame.js';
 
 /** Where to start or stop, per partition: a partition missing from a record uses the default. */
@@ -91,10 +91,7 @@ export async function readKafkaTopic(
   topic: string,
   opts: ReadKafkaOptions = {},
 ): Promise<[Frame, SchemaField[]]> {
-  if (!topic) throw new Error('readKafkaTopic: the topic name is empty');
-  const portText = String(port).trim();
-  if (!/^\d{1,5}$/.test(portText)) throw new Error(`readKafkaTopic: port must be a number, got ${JSON.stringify(port)}`);
-  const servers = `${bootstrapServers}:${portText}`;
+  const servers = bootstrapAddress('readKafkaTopic', bootstrapServers, port, topic);
   const session = opts.session ?? (await getSession());
   const client = createKafkaClient(servers, opts.client ? { kind: opts.client } : {});
   try {
