@@ -63,7 +63,7 @@ const SECOND = [{ id: 3, host: 'SRV-1', note: null, ts: '2024-05-02T08:15:00.500
 
 before(async () => {
   if (distIsStale()) {
-    const build = spawnSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    const build = spawnSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'kernel-lib/tsconfig.json'], {
       cwd: REPO,
       encoding: 'utf8',
     });

@@ -37,7 +37,7 @@ before(async () => {
   const needed = ['index.js', 'index.d.ts'].map((f) => path.join(REPO_ROOT, 'kernel-lib', 'dist', f));
   // `npm test` has just built; rebuild only when a source file is newer than the build.
   if (needed.some((f) => !existsSync(f) || statSync(f).mtimeMs < newestMtime(path.join(REPO_ROOT, 'kernel-lib', 'src')))) {
-    const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const build = spawnSync(process.execPath, [tsc, '-p', 'kernel-lib/tsconfig.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
     // tsc emits despite type errors elsewhere; what matters here is that the notebooks' imports exist.
     for (const built of needed) assert.ok(existsSync(built), `build did not emit ${built}:\n${build.stdout}${build.stderr}`);
   }

@@ -169,7 +169,7 @@ export async function labCommand(args: string[]): Promise<number> {
   const kernel = await ensureTslabKernel();
   ensureJupyterLab();
   if (!own.includes('--no-build')) {
-    const build = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    const build = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'kernel-lib/tsconfig.json'], {
       cwd: REPO_ROOT,
       stdio: 'inherit',
     });
