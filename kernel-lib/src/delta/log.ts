@@ -292,8 +292,12 @@ export interface ReplayResult {
   checkpointVersion: number;
 }
 
-/** Applies one commit's or checkpoint's actions, in order, to the state. */
-function applyActions(state: ReplayResult, actions: readonly Action[]): CommitInfoAction | undefined {
+/**
+ * Applies one commit's or checkpoint's actions, in order, to the state, and returns the commit's
+ * commitInfo. Log replay and the writer's cached table state both move forward with it.
+ * @example const info = applyActions(state, await readCommit('/lake/t', 13));
+ */
+export function applyActions(state: ReplayResult, actions: readonly Action[]): CommitInfoAction | undefined {
   let commitInfo: CommitInfoAction | undefined;
   for (const a of actions) {
     if ('add' in a) {

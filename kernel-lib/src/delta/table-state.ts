@@ -11,8 +11,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Session } from '../engine/session.js';
-import { commitFileName, type Action, type AddAction, type CommitInfoAction, type MetadataAction, type ProtocolAction, type RemoveAction, type TxnAction } from './actions.js';
-import { fileKey, listLog, logDirOf, readCommit, replayLog, type LogListing } from './log.js';
+import { commitFileName, type Action, type AddAction, type CommitInfoAction } from './actions.js';
+import { applyActions, listLog, logDirOf, readCommit, replayLog, type LogListing, type ReplayResult } from './log.js';
 import { parseSchemaString } from './schema/from-spark.js';
 import { recordedCommitTime, replayedVersion, type Snapshot, type TableVersion } from './snapshot.js';
 
@@ -111,28 +111,16 @@ export async function recordCommit(base: TableState, version: number, actions: r
  */
 export async function recordCreate(tablePath: string, version: number, actions: readonly Action[]): Promise<TableState | undefined> {
   if (version !== 0) return undefined; // created over a log that already had commits: replay on next use
-  const files = new Map<string, AddAction>();
-  const txns = new Map<string, number>();
-  let protocol: ProtocolAction | undefined;
-  let metadata: MetadataAction | undefined;
-  let info: CommitInfoAction | undefined;
-  for (const a of actions) {
-    if ('add' in a) files.set(fileKey(tablePath, a.add as AddAction), a.add as AddAction);
-    else if ('protocol' in a) protocol = a.protocol as ProtocolAction;
-    else if ('metaData' in a) metadata = a.metaData as MetadataAction;
-    else if ('txn' in a) txns.set((a.txn as TxnAction).appId, (a.txn as TxnAction).version);
-    else if ('commitInfo' in a) info = a.commitInfo as CommitInfoAction;
-  }
-  if (!protocol || !metadata) return undefined;
+  const created: ReplayResult = { tablePath, version, files: new Map(), txns: new Map(), checkpointVersion: -1 };
+  const info = applyActions(created, actions);
+  if (!created.protocol || !created.metadata) return undefined;
   const state: TableState = {
     tablePath,
     version,
     timestamp: commitTime(info),
-    protocol,
-    metadata,
-    schema: parseSchemaString(metadata.schemaString),
-    files,
-    appTxns: txns,
+    ...replayedVersion(created),
+    files: created.files,
+    appTxns: created.txns,
   };
   return remember(state, await fingerprintOf(tablePath, version));
 }
@@ -176,40 +164,26 @@ function commitTime(info: CommitInfoAction | undefined): number {
 /** Applies commits (in version order, the last being `version`) to a copy of the state. */
 function advance(base: TableState, commits: readonly (readonly Action[])[], version: number): TableState {
   // Copy on write: a writer still holding `base` (another write of this process) keeps its view.
-  let files: Map<string, AddAction> | undefined;
-  let txns: Map<string, number> | undefined;
-  let { protocol, metadata, schema } = base;
+  const next: ReplayResult = {
+    tablePath: base.tablePath,
+    version,
+    protocol: base.protocol,
+    metadata: base.metadata,
+    files: new Map(base.files),
+    txns: new Map(base.appTxns),
+    checkpointVersion: -1,
+  };
   let info: CommitInfoAction | undefined;
-  for (const actions of commits) {
-    info = undefined;
-    for (const a of actions) {
-      if ('add' in a) {
-        files ??= new Map(base.files);
-        files.set(fileKey(base.tablePath, a.add as AddAction), a.add as AddAction);
-      } else if ('remove' in a) {
-        files ??= new Map(base.files);
-        files.delete(fileKey(base.tablePath, a.remove as RemoveAction));
-      } else if ('metaData' in a) {
-        metadata = a.metaData as MetadataAction;
-        schema = parseSchemaString(metadata.schemaString);
-      } else if ('protocol' in a) {
-        protocol = a.protocol as ProtocolAction;
-      } else if ('txn' in a) {
-        txns ??= new Map(base.appTxns);
-        txns.set((a.txn as TxnAction).appId, (a.txn as TxnAction).version);
-      } else if ('commitInfo' in a) {
-        info = a.commitInfo as CommitInfoAction;
-      }
-    }
-  }
+  for (const actions of commits) info = applyActions(next, actions);
+  const metadata = next.metadata ?? base.metadata;
   return {
     tablePath: base.tablePath,
     version,
     timestamp: commitTime(info),
-    protocol,
+    protocol: next.protocol ?? base.protocol,
     metadata,
-    schema,
-    files: files ?? base.files,
-    appTxns: txns ?? base.appTxns,
+    schema: metadata === base.metadata ? base.schema : parseSchemaString(metadata.schemaString),
+    files: next.files,
+    appTxns: next.txns,
   };
 }
