@@ -18,6 +18,7 @@ import { StreamFrame } from './stream-frame.js';
 import { bootstrapAddress, createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from '../source/kafka/client.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, StructureCache, recordFilesToFrame } from '../source/kafka/ndjson-frame.js';
 import type { DataLoss } from '../source/kafka/read-topic.js';
+import { KafkaSecurityError, resolveKafkaSecurity, type KafkaSecurity, type KafkaSecurityOptions } from '../source/kafka/security.js';
 
 /** Where a query without a checkpoint starts: per partition, an offset, or -2 (earliest) / -1 (latest). */
 export type StartingOffsets = 'earliest' | 'latest' | Record<number | string, number>;
@@ -32,8 +33,12 @@ export interface RetryOptions {
   maxDelayMs?: number;
 }
 
-/** Options of {@link KafkaStreamSource} and {@link readKafkaStream}. */
-export interface KafkaStreamOptions {
+/**
+ * Options of {@link KafkaStreamSource} and {@link readKafkaStream}. Secured clusters: `sasl` / `ssl`
+ * or Spark's `kafka.*` names, as for `readKafkaTopic`; `security` is an already resolved one.
+ */
+export interface KafkaStreamOptions extends KafkaSecurityOptions {
+  security?: KafkaSecurity;
   /** Default 'earliest'. Partitions missing from a record start at earliest. */
   startingOffsets?: StartingOffsets;
   /** Upper bound on records per micro-batch, split fairly across partitions. Default 50,000. */
@@ -143,6 +148,7 @@ export class KafkaStreamSource implements StreamSource {
   private readonly warn: (message: string) => void;
   /** The document structure learnt from earlier batches: a batch of known shapes skips inference. */
   private readonly structures = new StructureCache();
+  private readonly security: KafkaSecurity | undefined;
 
   constructor(
     readonly bootstrapServers: string,
@@ -156,6 +162,7 @@ export class KafkaStreamSource implements StreamSource {
     this.retry = options.retry === false ? false : { timeoutMs: 120_000, initialDelayMs: 250, maxDelayMs: 5000, ...options.retry };
     this.warn = options.onWarning ?? ((m) => console.warn(m));
     this.description = `kafka ${topic}@${bootstrapServers}`;
+    this.security = options.security ?? resolveKafkaSecurity('KafkaStreamSource', options);
     // Validate the bootstrap list now, not at the first batch.
     this.client = this.newClient();
   }
@@ -436,6 +443,7 @@ export class KafkaStreamSource implements StreamSource {
   private newClient(): KafkaClient {
     return createKafkaClient(this.bootstrapServers, {
       ...(this.options.client ? { kind: this.options.client } : {}),
+      ...(this.security ? { security: this.security } : {}),
       clientId: 'winlake-stream',
     });
   }
@@ -455,6 +463,8 @@ export class KafkaStreamSource implements StreamSource {
       } catch (err) {
         if (err instanceof KafkaDataLossError) throw err;
         if (err instanceof PermanentError) throw new Error(err.message);
+        // Wrong credentials or an untrusted certificate do not heal: fail now, not after the retry timeout.
+        if (err instanceof KafkaSecurityError) throw new KafkaSecurityError(`${this.description}: ${what} failed: ${err.message}`, err.kind);
         firstFailure ??= Date.now();
         const message = (err as Error).message ?? String(err);
         if (!this.retry || Date.now() - firstFailure >= this.retry.timeoutMs) {
@@ -492,8 +502,9 @@ export async function readKafkaStream(
   opts: KafkaStreamOptions = {},
 ): Promise<StreamFrame> {
   const servers = bootstrapAddress('readKafkaStream', bootstrapServers, port, topic);
+  const security = opts.security ?? resolveKafkaSecurity('read_kafka_topic', opts);
   const session = opts.session ?? (await getSession());
-  const probe = createKafkaClient(servers, opts.client ? { kind: opts.client } : {});
+  const probe = createKafkaClient(servers, { ...(opts.client ? { kind: opts.client } : {}), ...(security ? { security } : {}) });
   try {
     const topics = await probe.topics();
     if (topics[topic] === undefined) {
@@ -502,7 +513,7 @@ export async function readKafkaStream(
   } finally {
     await probe.close();
   }
-  return new StreamFrame(session, new KafkaStreamSource(servers, topic, opts));
+  return new StreamFrame(session, new KafkaStreamSource(servers, topic, { ...opts, ...(security ? { security } : {}) }));
 }
 
 function toOffsets(map: Map<number, number>): Offsets {

@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +44,11 @@ export interface BrokerOptions {
   heap: string;
   /** Topics to create (idempotently) once the broker is up, with their partition counts. */
   topics: Record<string, number>;
+  /**
+   * Broker settings added after the template's (a later key wins), e.g. extra listeners with
+   * SASL_SSL. Values must not contain line breaks.
+   */
+  extraProperties?: Record<string, string>;
 }
 
 /** What `brokerStatus` finds. */
@@ -278,6 +283,7 @@ export async function startBroker(
       dataDir: p.data,
     }),
   );
+  if (o.extraProperties) appendFileSync(p.props, extraPropertiesText(o.extraProperties));
   await formatStorage(o);
   const out = openSync(p.stdout, 'a');
   const child = spawn(
@@ -364,4 +370,46 @@ export async function brokerStatus(o: BrokerOptions = brokerOptions()): Promise<
     }
   }
   return status;
+}
+
+/** The `key=value` lines of {@link BrokerOptions.extraProperties}. */
+function extraPropertiesText(props: Record<string, string>): string {
+  const lines = ['', '# extraProperties (BrokerOptions): later keys override the template above'];
+  for (const [key, value] of Object.entries(props)) {
+    if (/[\r\n]/.test(key + value) || !/^[\w.-]+$/.test(key)) throw new Error(`broker property ${JSON.stringify(key)}: a key is letters, digits, '.', '-' and '_', and no value may span lines`);
+    lines.push(`${key}=${value.replaceAll('\\', '\\\\')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** A SCRAM login to store on the broker. */
+export interface ScramUser {
+  mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  username: string;
+  password: string;
+}
+
+/**
+ * Creates (or updates) SCRAM users on a running broker with Kafka's own `kafka-configs` tool
+ * (`kafka.admin.ConfigCommand`), over the PLAINTEXT listener. Passwords go to the tool in a
+ * command-config-free `--add-config` argument, so use test passwords only on shared machines.
+ *
+ * @example await addScramUsers(brokerOptions(), [{ mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'alice-secret' }]);
+ */
+export async function addScramUsers(o: BrokerOptions, users: readonly ScramUser[]): Promise<void> {
+  for (const u of users) {
+    if (!/^[\w.@-]+$/.test(u.username)) throw new Error(`SCRAM user name ${JSON.stringify(u.username)}: letters, digits and . @ - _ only`);
+    if (/[,\[\]=\s]/.test(u.password)) throw new Error(`the SCRAM password of ${u.username} may not contain , [ ] = or spaces (kafka-configs syntax)`);
+    try {
+      await execFileAsync(
+        'java',
+        ['-Xmx256m', '-cp', javaClasspath(o), ...log4jArgs(o), 'kafka.admin.ConfigCommand', '--bootstrap-server', `127.0.0.1:${o.port}`, '--alter', '--add-config', `${u.mechanism}=[iterations=4096,password=${u.password}]`, '--entity-type', 'users', '--entity-name', u.username],
+        { timeout: 120_000 },
+      );
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string };
+      // The message would hold the command line and its password: say what failed, not how.
+      throw new Error(`creating the SCRAM user ${u.username} (${u.mechanism}) with kafka-configs failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    }
+  }
 }

@@ -1,6 +1,7 @@
 /** The {@link KafkaClient} over kafkajs 2.2.4 (pure JavaScript, consumer groups only). */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer, type SASLOptions } from 'kafkajs';
+import type { KafkaSecurity } from './security.js';
 import { toBuffer, type FetchOptions, type FetchedRecord, type KafkaClient, type OutgoingMessage, type PartitionRange } from './client.js';
 
 /**
@@ -16,10 +17,12 @@ export class KafkajsClient implements KafkaClient {
   private admin: Promise<Admin> | undefined;
   private producer: Promise<Producer> | undefined;
 
-  constructor(brokers: string[], clientId: string, timeoutMs: number) {
+  constructor(brokers: string[], clientId: string, timeoutMs: number, security?: KafkaSecurity) {
     this.kafka = new Kafka({
       clientId,
       brokers,
+      ...(security?.tls ? { ssl: { ...security.tls } } : {}),
+      ...(security?.sasl ? { sasl: kafkajsSasl(security.sasl) } : {}),
       // kafkajs logs expected conditions (topic exists, coordinator loading) as errors; real
       // failures reach the caller as rejected promises instead.
       logLevel: logLevel.NOTHING,
@@ -179,4 +182,12 @@ export class KafkajsClient implements KafkaClient {
       }
     }
   }
+}
+
+/** kafkajs names the mechanisms in lower case, each with its own option type. */
+function kafkajsSasl(sasl: NonNullable<KafkaSecurity['sasl']>): SASLOptions {
+  const { username, password } = sasl;
+  if (sasl.mechanism === 'PLAIN') return { mechanism: 'plain', username, password };
+  if (sasl.mechanism === 'SCRAM-SHA-256') return { mechanism: 'scram-sha-256', username, password };
+  return { mechanism: 'scram-sha-512', username, password };
 }

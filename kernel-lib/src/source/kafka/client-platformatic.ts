@@ -3,6 +3,8 @@
  * `Consumer.fetch` (a plain Fetch request to the partition leader): no consumer group, no commits.
  */
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
+import { isIP } from 'node:net';
+import type { KafkaSecurity } from './security.js';
 import { toBuffer, type FetchOptions, type FetchedRecord, type KafkaClient, type OutgoingMessage, type PartitionRange } from './client.js';
 
 /** Record batch attribute bit of transaction control batches, which carry no user records. */
@@ -23,10 +25,21 @@ export class PlatformaticClient implements KafkaClient {
     private readonly brokers: string[],
     private readonly clientId: string,
     private readonly timeoutMs: number,
+    private readonly security?: KafkaSecurity,
   ) {}
 
   private base() {
-    return { clientId: this.clientId, bootstrapBrokers: this.brokers, timeout: this.timeoutMs, retries: 5, retryDelay: 200 };
+    const sec = this.security;
+    return {
+      clientId: this.clientId,
+      bootstrapBrokers: this.brokers,
+      timeout: this.timeoutMs,
+      retries: 5,
+      retryDelay: 200,
+      ...(sec?.sasl ? { sasl: { ...sec.sasl } } : {}),
+      // SNI (which hosted clusters route by) only for host names: an IP address as SNI is refused by RFC 6066.
+      ...(sec?.tls ? { tls: { ...sec.tls }, tlsServerName: !this.brokers.every((b) => isIP(hostOf(b)) !== 0) } : {}),
+    };
   }
 
   private getAdmin(): Admin {
@@ -207,4 +220,10 @@ export class PlatformaticClient implements KafkaClient {
     this.admin = undefined;
     await Promise.all(clients.map((c) => c?.close().catch(() => undefined)));
   }
+}
+
+/** The host of `host:port` (brackets of an IPv6 address removed). */
+function hostOf(broker: string): string {
+  const host = broker.slice(0, broker.lastIndexOf(':'));
+  return host.startsWith('[') ? host.slice(1, -1) : host;
 }

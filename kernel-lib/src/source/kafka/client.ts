@@ -3,6 +3,7 @@
  * rest of winlake never depends on a client library's API. Offsets are JavaScript numbers (exact up
  * to 2^53, far beyond any real partition), ranges are half-open `[from, to)`.
  */
+import { explainKafkaError, resolveKafkaSecurity, type KafkaSecurity, type KafkaSecurityOptions } from './security.js';
 
 /** A message to produce. A string value is sent as its UTF-8 bytes. */
 export interface OutgoingMessage {
@@ -74,8 +75,12 @@ export interface KafkaClient {
   close(): Promise<void>;
 }
 
-/** Options for {@link createKafkaClient}. */
-export interface KafkaClientOptions {
+/**
+ * Options for {@link createKafkaClient}. Security: the typed form (`sasl`, `ssl`) or Spark's
+ * `kafka.*` names (see security.ts); `security` is an already resolved one.
+ */
+export interface KafkaClientOptions extends KafkaSecurityOptions {
+  security?: KafkaSecurity;
   /** The implementation; default `platformatic` (measured faster, see test/bench/ingest-clients.ts). */
   kind?: KafkaClientKind;
   clientId?: string;
@@ -102,55 +107,79 @@ export function parseBrokers(brokers: string | readonly string[]): string[] {
 }
 
 /**
- * Creates a Kafka client of the given kind.
- * @example const client = createKafkaClient('127.0.0.1:9092', { kind: 'kafkajs' });
+ * Creates a Kafka client of the given kind. Security options are checked now (a wrong or unknown
+ * one throws); connection failures are explained (SASL login, TLS, unreachable host:port).
+ * @example
+ * const client = createKafkaClient('127.0.0.1:9092', { kind: 'kafkajs' });
+ * const secured = createKafkaClient('kafka.example.com:9093', { sasl: { mechanism: 'SCRAM-SHA-512', username: 'svc' }, ssl: { ca: '/etc/kafka/ca.pem' } });
  */
 export function createKafkaClient(brokers: string | readonly string[], options: KafkaClientOptions = {}): KafkaClient {
   const list = parseBrokers(brokers);
   const kind = options.kind ?? DEFAULT_CLIENT_KIND;
   const clientId = options.clientId ?? 'winlake';
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const { security: resolved, kind: _kind, clientId: _clientId, timeoutMs: _timeoutMs, ...rest } = options;
+  const security = resolved ?? resolveKafkaSecurity('createKafkaClient', rest);
   // Both implementations are loaded lazily so that a notebook loads only the client it uses.
-  return new LazyClient(kind, async () => {
-    if (kind === 'kafkajs') return new (await import('./client-kafkajs.js')).KafkajsClient(list, clientId, timeoutMs);
-    if (kind === 'platformatic') return new (await import('./client-platformatic.js')).PlatformaticClient(list, clientId, timeoutMs);
+  return new LazyClient(kind, { servers: list, ...(security ? { security } : {}) }, async () => {
+    if (kind === 'kafkajs') return new (await import('./client-kafkajs.js')).KafkajsClient(list, clientId, timeoutMs, security);
+    if (kind === 'platformatic') return new (await import('./client-platformatic.js')).PlatformaticClient(list, clientId, timeoutMs, security);
     throw new Error(`unknown Kafka client ${JSON.stringify(kind)}: use 'kafkajs' or 'platformatic'`);
   });
 }
 
-/** Defers loading the implementation until the first call. */
+/** Defers loading the implementation until the first call, and explains its connection failures. */
 class LazyClient implements KafkaClient {
   private impl: Promise<KafkaClient> | undefined;
   constructor(
     readonly kind: KafkaClientKind,
+    private readonly context: { servers: readonly string[]; security?: KafkaSecurity },
     private readonly load: () => Promise<KafkaClient>,
   ) {}
   private get client(): Promise<KafkaClient> {
     this.impl ??= this.load();
     return this.impl;
   }
-  async produce(topic: string, messages: readonly OutgoingMessage[], options?: { acks?: 0 | 1 | -1 }): Promise<void> {
-    return (await this.client).produce(topic, messages, options);
+  private async call<T>(op: (client: KafkaClient) => Promise<T>, ownErrors?: WeakSet<object>): Promise<T> {
+    try {
+      return await op(await this.client);
+    } catch (err) {
+      // Errors of the caller's own callback are the caller's: passed on untouched.
+      if (ownErrors && typeof err === 'object' && err !== null && ownErrors.has(err)) throw err;
+      throw explainKafkaError(err, this.context);
+    }
   }
-  async startOffsets(topic: string): Promise<Map<number, number>> {
-    return (await this.client).startOffsets(topic);
+  produce(topic: string, messages: readonly OutgoingMessage[], options?: { acks?: 0 | 1 | -1 }): Promise<void> {
+    return this.call((c) => c.produce(topic, messages, options));
   }
-  async endOffsets(topic: string): Promise<Map<number, number>> {
-    return (await this.client).endOffsets(topic);
+  startOffsets(topic: string): Promise<Map<number, number>> {
+    return this.call((c) => c.startOffsets(topic));
   }
-  async fetchRanges(
+  endOffsets(topic: string): Promise<Map<number, number>> {
+    return this.call((c) => c.endOffsets(topic));
+  }
+  fetchRanges(
     topic: string,
     ranges: readonly PartitionRange[],
     onBatch: (records: FetchedRecord[]) => void | Promise<void>,
     options?: FetchOptions,
   ): Promise<void> {
-    return (await this.client).fetchRanges(topic, ranges, onBatch, options);
+    const own = new WeakSet<object>();
+    const guarded = async (records: FetchedRecord[]): Promise<void> => {
+      try {
+        await onBatch(records);
+      } catch (err) {
+        if (typeof err === 'object' && err !== null) own.add(err);
+        throw err;
+      }
+    };
+    return this.call((c) => c.fetchRanges(topic, ranges, guarded, options), own);
   }
-  async createTopic(topic: string, options?: { partitions?: number; replicationFactor?: number }): Promise<boolean> {
-    return (await this.client).createTopic(topic, options);
+  createTopic(topic: string, options?: { partitions?: number; replicationFactor?: number }): Promise<boolean> {
+    return this.call((c) => c.createTopic(topic, options));
   }
-  async topics(): Promise<Record<string, number>> {
-    return (await this.client).topics();
+  topics(): Promise<Record<string, number>> {
+    return this.call((c) => c.topics());
   }
   async close(): Promise<void> {
     const pending = this.impl;

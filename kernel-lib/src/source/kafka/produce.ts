@@ -1,8 +1,9 @@
 /** Sending documents to a Kafka topic in batches, at a target rate, with acknowledged counts. */
 import { createKafkaClient, type KafkaClientKind, type OutgoingMessage } from './client.js';
+import { resolveKafkaSecurity, type KafkaSecurityOptions } from './security.js';
 
-/** Options of {@link produce}. */
-export interface ProduceOptions {
+/** Options of {@link produce}; secured clusters take `sasl` / `ssl` or the `kafka.*` names. */
+export interface ProduceOptions extends KafkaSecurityOptions {
   /** Bootstrap servers, `host:port[,host:port]`. */
   brokers: string;
   topic: string;
@@ -50,7 +51,8 @@ export async function produce(docs: AsyncIterable<Doc> | Iterable<Doc>, options:
   if (options.count !== undefined && (!Number.isInteger(options.count) || options.count < 0)) {
     throw new Error(`count must be a non-negative integer, got ${options.count}`);
   }
-  const client = createKafkaClient(options.brokers, { ...(options.client ? { kind: options.client } : {}), clientId: 'winlake-producer' });
+  const security = resolveKafkaSecurity('produce', options);
+  const client = createKafkaClient(options.brokers, { ...(options.client ? { kind: options.client } : {}), ...(security ? { security } : {}), clientId: 'winlake-producer' });
   const started = performance.now();
   const elapsed = (): number => (performance.now() - started) / 1000;
   let acknowledged = 0;

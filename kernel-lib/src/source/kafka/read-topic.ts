@@ -9,12 +9,16 @@ import { getSession, type Session } from '../../engine/session.js';
 import type { Frame, SchemaField } from '../../frame/index.js';
 import { bootstrapAddress, createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from './client.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, recordFilesToFrame } from './ndjson-frame.js';
+import { KafkaSecurityError, resolveKafkaSecurity, type KafkaSecurityOptions } from './security.js';
 
 /** Where to start or stop, per partition: a partition missing from a record uses the default. */
 export type OffsetSpec = 'earliest' | 'latest' | Record<number, number>;
 
-/** Options of {@link readKafkaTopic}. */
-export interface ReadKafkaOptions {
+/**
+ * Options of {@link readKafkaTopic}. Secured clusters: `sasl` / `ssl`, or Spark's `kafka.*` names
+ * (`kafka.security.protocol`, `kafka.sasl.mechanism`, `kafka.sasl.jaas.config`, `kafka.ssl.ca.location`, ...).
+ */
+export interface ReadKafkaOptions extends KafkaSecurityOptions {
   /** Default 'earliest'. A per-partition record (`{0: 120, 2: 40}`) starts other partitions at earliest. */
   startingOffsets?: OffsetSpec;
   /** Default 'latest' (the end offsets at call time); a per-partition record ends others at latest. */
@@ -92,14 +96,18 @@ export async function readKafkaTopic(
   opts: ReadKafkaOptions = {},
 ): Promise<[Frame, SchemaField[]]> {
   const servers = bootstrapAddress('readKafkaTopic', bootstrapServers, port, topic);
+  const security = resolveKafkaSecurity('read_kafka_topic', opts);
   const session = opts.session ?? (await getSession());
-  const client = createKafkaClient(servers, opts.client ? { kind: opts.client } : {});
+  const client = createKafkaClient(servers, { ...(opts.client ? { kind: opts.client } : {}), ...(security ? { security } : {}) });
   try {
     let topics: Record<string, number>;
     try {
       topics = await client.topics();
     } catch (err) {
-      throw new Error(`read_kafka_topic: cannot reach Kafka at ${servers}: ${(err as Error).message}`, { cause: err });
+      const message = (err as Error).message;
+      // The client's explanation already names the broker and the reason (login, TLS, unreachable).
+      if (err instanceof KafkaSecurityError) throw new KafkaSecurityError(`read_kafka_topic: ${message}`, err.kind);
+      throw new Error(`read_kafka_topic: ${/^(?:cannot reach|Kafka at|TLS )/.test(message) ? message : `cannot reach Kafka at ${servers}: ${message}`}`, { cause: err });
     }
     if (!(topic in topics)) {
       const known = Object.keys(topics).sort();
