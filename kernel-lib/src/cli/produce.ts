@@ -7,6 +7,7 @@ import { produce } from '../source/kafka/produce.js';
 import { progressBar } from '../source/kafka/progress.js';
 import { simulateNdjson } from '../winlogbeat/simulate.js';
 import { intOption, parseArgs, stringOption } from './args.js';
+import { SECURITY_FLAGS, SECURITY_SWITCHES, SECURITY_USAGE, rejectUnknownOptions, securityFromArgs } from './kafka-security-args.js';
 
 const USAGE = `usage: winlake produce (--simulate | --file F [F...]) [options]
 
@@ -20,7 +21,9 @@ const USAGE = `usage: winlake produce (--simulate | --file F [F...]) [options]
   --acks 1|-1           default 1 (winlogbeat's required_acks)
   --seed N              simulator seed (default 1)
   --client kafkajs|platformatic
-`;
+${SECURITY_USAGE}`;
+
+const OPTIONS = ['simulate', 'help', 'file', 'topic', 'brokers', 'count', 'rate', 'batch-size', 'acks', 'seed', 'client', ...SECURITY_FLAGS, ...SECURITY_SWITCHES];
 
 async function* fileLines(files: readonly string[]): AsyncGenerator<string> {
   for (const file of files) {
@@ -34,11 +37,13 @@ async function* fileLines(files: readonly string[]): AsyncGenerator<string> {
  * @example await produceCommand(['--simulate', '--count', '1000', '--rate', '500'])
  */
 export async function produceCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['simulate', 'help']);
+  const args = parseArgs(argv, ['simulate', 'help', ...SECURITY_SWITCHES]);
   if (args.options.has('help')) {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (!args.options.has('sasl-password') && !args.options.has('ssl-key-password')) rejectUnknownOptions('produce', args, OPTIONS);
+  const security = securityFromArgs(args);
   const simulate = args.options.get('simulate') === true;
   const first = stringOption(args, 'file');
   const files = first === undefined ? [] : [first, ...args.positionals];
@@ -70,6 +75,7 @@ export async function produceCommand(argv: string[]): Promise<number> {
     ...(rate ? { rate } : {}),
     ...(batchSize ? { batchSize } : {}),
     ...(client ? { client: client as KafkaClientKind } : {}),
+    ...security,
     onProgress: (p) => bar.update({ done: p.acknowledged, ...(count !== undefined ? { total: count } : {}), elapsed: p.elapsedSeconds }),
   });
   bar.finish({ done: result.acknowledged, ...(count !== undefined ? { total: count } : {}), elapsed: result.elapsedSeconds });
