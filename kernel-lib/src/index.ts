@@ -32,6 +32,7 @@ export { writeTableBatch, readTable, tableHistory, listTables, quarantineName, t
 export { writeTableStream } from './lakehouse/streaming.js';
 export { readDelta, loadSnapshot, history, writeDelta, type HistoryEntry, type Snapshot, type WriteOptions, type WriteResult } from './delta/index.js';
 export { readKafkaTopic, kafkaReadInfo, type ReadKafkaOptions, type KafkaReadInfo, type DataLoss } from './source/kafka/read-topic.js';
+export { KafkaSecurityError, type KafkaSecurityOptions, type KafkaSaslOptions, type KafkaSslOptions } from './source/kafka/security.js';
 export { produce } from './source/kafka/produce.js';
 export { startBroker, stopBroker, brokerStatus } from './source/kafka/broker.js';
 export { addIngestMeta, parseWinlogbeat } from './winlogbeat/parse.js';
