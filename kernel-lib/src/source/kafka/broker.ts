@@ -391,8 +391,8 @@ export interface ScramUser {
 
 /**
  * Creates (or updates) SCRAM users on a running broker with Kafka's own `kafka-configs` tool
- * (`kafka.admin.ConfigCommand`), over the PLAINTEXT listener. Passwords go to the tool in a
- * command-config-free `--add-config` argument, so use test passwords only on shared machines.
+ * (`kafka.admin.ConfigCommand`), over the PLAINTEXT listener. The password is an argument of that
+ * tool (visible in the process list while it runs): meant for test and development users.
  *
  * @example await addScramUsers(brokerOptions(), [{ mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'alice-secret' }]);
  */
