@@ -79,11 +79,11 @@ export async function writeCheckpoint(session: Session, tablePath: string, versi
     faultPoint('checkpoint.parquet-written');
     // Same version ⇒ same content: replacing a concurrent writer's checkpoint is harmless.
     await rename(tempParquet, finalPath);
-    faultPoint('checkpoint.renamed');
   } finally {
     await unlink(ndjson).catch(() => undefined);
     await unlink(tempParquet).catch(() => undefined);
   }
+  faultPoint('checkpoint.renamed');
   const info: CheckpointInfo = {
     version,
     size: lines.length,
