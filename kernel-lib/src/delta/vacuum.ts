@@ -91,7 +91,7 @@ export async function vacuum(tablePathIn: string, opts: VacuumOptions = {}): Pro
   doomed.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const dirs = emptyAfter(stagingDirs, new Set(doomed.map((f) => f.abs)), cutoff);
   const bytes = doomed.reduce((s, f) => s + f.size, 0);
-  const result: VacuumResult = { dryRun: opts.dryRun ?? false, files: doomed.map((f) => f.rel), bytes, retentionHours, dirs: dirs.map((d) => d.rel) };
+  const result: VacuumResult = { dryRun: opts.dryRun ?? false, files: doomed.map((f) => f.rel), bytes, retentionHours, dirs: dirs.map((d) => d.rel).sort() };
   if (opts.dryRun || (doomed.length === 0 && dirs.length === 0)) return result;
 
   try {
