@@ -93,3 +93,92 @@ test('vacuum refuses a retention shorter than the table keeps unless forced', as
   assert.equal(await (await readDelta(session, t)).count(), 50);
   await assert.rejects(vacuum(t, { retentionHours: -1, force: true }), /non-negative/);
 });
+
+/** Backdates a file or folder. */
+function age(p: string, ageMs: number): void {
+  const t = new Date(Date.now() - ageMs);
+  utimesSync(p, t, t);
+}
+
+test('vacuum sweeps stale temporary log files and empty staging folders, never fresh ones', async () => {
+  const t = path.join(root, 'c');
+  await writeDelta(session, rows(0), t, { partitionBy: ['_event_date'] });
+  const uuid = '0b4c7d3e-9f1a-4c2b-8d5e-6a7f8091a2b3';
+  const logTemps = [`.00000000000000000001.json.${uuid}.tmp`, `.checkpoint-${uuid}.ndjson.tmp`, `.checkpoint-${uuid}.parquet.tmp`, `._last_checkpoint.${uuid}.tmp`];
+  for (const n of logTemps) oldFile(path.join(t, '_delta_log', n), 8 * DAY);
+  const freshTemp = `.00000000000000000001.json.${uuid.replace('0b', 'ff')}.tmp`;
+  oldFile(path.join(t, '_delta_log', freshTemp), 1 * DAY); // a live writer's commit in progress
+  oldFile(path.join(t, '_delta_log', 'old-junk.json.tmp'), 30 * DAY); // not a winlake temporary name
+
+  const mkdir = (rel: string, ageMs: number): void => {
+    mkdirSync(path.join(t, rel), { recursive: true });
+    age(path.join(t, rel), ageMs);
+  };
+  mkdir('_winlake_staging_empty_old', 8 * DAY);
+  mkdir('_winlake_staging_empty_fresh', 1 * DAY);
+  oldFile(path.join(t, '_winlake_staging_crashed', '_event_date=2024-05-01', 'part-a.parquet'), 9 * DAY);
+  age(path.join(t, '_winlake_staging_crashed', '_event_date=2024-05-01'), 9 * DAY);
+  age(path.join(t, '_winlake_staging_crashed'), 9 * DAY);
+  oldFile(path.join(t, '_winlake_staging_live', '_event_date=2024-05-01', 'part-b.parquet'), 1 * DAY); // being written
+  age(path.join(t, '_winlake_staging_live'), 9 * DAY);
+
+  const preview = await vacuum(t, { dryRun: true });
+  assert.deepEqual(preview.files, ['_delta_log/' + logTemps[1], '_delta_log/' + logTemps[3], '_delta_log/' + logTemps[0], '_delta_log/' + logTemps[2], '_winlake_staging_crashed/_event_date=2024-05-01/part-a.parquet'].sort());
+  assert.deepEqual(preview.dirs.sort(), ['_winlake_staging_crashed', '_winlake_staging_crashed/_event_date=2024-05-01', '_winlake_staging_empty_old']);
+  assert.ok(existsSync(path.join(t, '_winlake_staging_empty_old')), 'a dry run removes nothing');
+
+  const done = await vacuum(t);
+  assert.deepEqual(done.files, preview.files);
+  assert.deepEqual(done.dirs, preview.dirs);
+  for (const n of logTemps) assert.ok(!existsSync(path.join(t, '_delta_log', n)), n);
+  for (const d of done.dirs) assert.ok(!existsSync(path.join(t, d)), d);
+  for (const kept of ['_delta_log/' + freshTemp, '_delta_log/old-junk.json.tmp', '_winlake_staging_empty_fresh', '_winlake_staging_live/_event_date=2024-05-01/part-b.parquet']) {
+    assert.ok(existsSync(path.join(t, kept)), `${kept} is kept`);
+  }
+  const [end] = await history(t, { limit: 1 });
+  assert.equal(end!.operationMetrics.numVacuumedDirectories, '3');
+  assert.equal(await (await readDelta(session, t)).count(), 50);
+});
+
+/** Runs `fn` with a fault injected in this process (see kernel-lib/src/delta/fault-points.ts). */
+async function withFault<T>(spec: string, fn: () => Promise<T>): Promise<T> {
+  process.env.WINLAKE_FAULT = spec;
+  try {
+    return await fn();
+  } finally {
+    delete process.env.WINLAKE_FAULT;
+  }
+}
+
+test('on a full disk vacuum still frees space: it deletes without VACUUM START, and records END once there is room', async () => {
+  for (const [spec, endLogged] of [['commit.temp-write=enospc', false], ['commit.temp-write=enospc*1', true]] as const) {
+    const t = path.join(root, `full-${endLogged}`);
+    await writeDelta(session, rows(0), t);
+    await writeDelta(session, rows(50), t, { mode: 'overwrite' });
+    const before = logFiles(t);
+    // Writes fail for lack of space, as they would on a full disk.
+    await assert.rejects(withFault('commit.temp-write=enospc', () => writeDelta(session, rows(100), t)), /ENOSPC/);
+    assert.deepEqual(logFiles(t), before, 'a commit that failed for lack of space leaves no file behind');
+    const later = Date.now() + 8 * DAY;
+    const removed = (await vacuum(t, { now: later, dryRun: true })).files;
+    assert.equal(removed.length, 2, 'the overwritten file and the failed write’s orphan');
+
+    const done = await withFault(spec, () => vacuum(t, { now: later }));
+    assert.deepEqual(done.files, removed);
+    for (const f of removed) assert.ok(!existsSync(path.join(t, f)), `${f} was deleted: the space is free`);
+    assert.equal(done.startVersion, undefined);
+    assert.match(done.unlogged!, /VACUUM START was not written \(ENOSPC/);
+    if (endLogged) {
+      assert.equal(done.endVersion, 2);
+      const [end] = await history(t, { limit: 1 });
+      assert.equal(end!.operation, 'VACUUM END');
+      assert.equal(end!.operationMetrics.numDeletedFiles, '2');
+    } else {
+      assert.equal(done.endVersion, undefined);
+      assert.match(done.unlogged!, /VACUUM END was not written/);
+      assert.deepEqual(logFiles(t), before, 'nothing was recorded, nothing half-written');
+    }
+    assert.equal(await (await readDelta(session, t)).count(), 50);
+    assert.equal((await writeDelta(session, rows(100), t)).version, endLogged ? 3 : 2, 'with room again, writes go on');
+  }
+});

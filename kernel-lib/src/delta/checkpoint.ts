@@ -9,6 +9,7 @@ import path from 'node:path';
 import { quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import { DELTA_LOG_DIR, checkpointFileName } from './actions.js';
+import { faultPoint } from './fault-points.js';
 import { loadSnapshot, type Snapshot } from './snapshot.js';
 
 const STRING_MAP = 'MAP(VARCHAR, VARCHAR)';
@@ -64,8 +65,9 @@ export async function writeCheckpoint(session: Session, tablePath: string, versi
   const ndjson = path.join(logDir, `.checkpoint-${id}.ndjson.tmp`);
   const tempParquet = path.join(logDir, `.checkpoint-${id}.parquet.tmp`);
   const finalPath = path.join(logDir, checkpointFileName(version));
-  await writeFile(ndjson, lines.join('\n') + '\n', 'utf8');
   try {
+    await writeFile(ndjson, lines.join('\n') + '\n', 'utf8');
+    faultPoint('checkpoint.ndjson-written');
     const columns = Object.entries(CHECKPOINT_COLUMNS)
       .map(([name, type]) => `${name}: ${quoteString(type)}`)
       .join(', ');
@@ -74,12 +76,14 @@ export async function writeCheckpoint(session: Session, tablePath: string, versi
       `COPY (SELECT ${names} FROM read_json(${quoteString(ndjson)}, format = 'newline_delimited', columns = {${columns}}, maximum_object_size = 268435456))
        TO ${quoteString(tempParquet)} (FORMAT parquet, COMPRESSION snappy)`,
     );
+    faultPoint('checkpoint.parquet-written');
     // Same version ⇒ same content: replacing a concurrent writer's checkpoint is harmless.
     await rename(tempParquet, finalPath);
   } finally {
     await unlink(ndjson).catch(() => undefined);
     await unlink(tempParquet).catch(() => undefined);
   }
+  faultPoint('checkpoint.renamed');
   const info: CheckpointInfo = {
     version,
     size: lines.length,
@@ -101,6 +105,12 @@ async function updateLastCheckpoint(logDir: string, info: CheckpointInfo): Promi
   }
   const temp = path.join(logDir, `._last_checkpoint.${randomUUID()}.tmp`);
   const body = { version: info.version, size: info.size, sizeInBytes: info.sizeInBytes, numOfAddFiles: info.numOfAddFiles };
-  await writeFile(temp, JSON.stringify(body), 'utf8');
-  await rename(temp, file);
+  try {
+    await writeFile(temp, JSON.stringify(body), 'utf8');
+    faultPoint('checkpoint.last-temp-written');
+    await rename(temp, file);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
 }

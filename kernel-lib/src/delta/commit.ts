@@ -7,7 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, mkdir, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { DELTA_LOG_DIR, commitFileName, type Action, type AddAction, type CommitInfoAction, type RemoveAction, type TxnAction } from './actions.js';
+import {
+  DELTA_LOG_DIR,
+  commitFileName,
+  type Action,
+  type AddAction,
+  type CommitInfoAction,
+  type MetadataAction,
+  type RemoveAction,
+  type TxnAction,
+} from './actions.js';
+import { faultPoint } from './fault-points.js';
 import { latestVersion, readCommit } from './log.js';
 
 /** Why a commit lost against a concurrent one (Delta's ConcurrentModificationException kinds). */
@@ -50,6 +60,13 @@ export interface CommitOptions {
   conflictCheck?: (winning: Action[], winningVersion: number) => void;
   /** Give up after this many lost races (default 1000). */
   maxAttempts?: number;
+  /**
+   * For a blind append: rebuilds this commit's actions on a metaData a concurrent commit wrote
+   * (e.g. merges this write's new columns into the winner's schema), or throws a
+   * {@link ConcurrentModificationError} when they no longer fit. Without it, a concurrent metadata
+   * change is a conflict, as in Delta.
+   */
+  rebaseOnMetadata?: (winner: MetadataAction, winningVersion: number, actions: readonly Action[]) => Action[];
 }
 
 /** What a successful commit produced. */
@@ -58,6 +75,8 @@ export interface CommitResult {
   /** How many times the put-if-absent was tried (1 = no race lost). */
   attempts: number;
   commitInfo: CommitInfoAction;
+  /** The actions committed, commitInfo first (after any rebase on concurrent metadata). */
+  actions: Action[];
 }
 
 const PACKAGE_VERSION: string = (() => {
@@ -76,7 +95,8 @@ export const WINLAKE_ENGINE = `winlake/${PACKAGE_VERSION}`;
  * Commits actions as the next version of a table. commitInfo is added first. When another writer
  * took the version first, its commits are checked for real conflicts (removed the same file, changed
  * metadata or protocol, same txn appId, or added data a whole-table read depended on) and the commit
- * is retried at the next version; a conflict throws {@link ConcurrentModificationError}.
+ * is retried at the next version; a conflict throws {@link ConcurrentModificationError}. A blind
+ * append given `rebaseOnMetadata` is rebuilt on a concurrent metadata change instead of failing.
  * @example
  * const { version } = await commitActions('/lake/t', [{ add }], { readVersion: 4, isBlindAppend: true, operation: 'WRITE' });
  */
@@ -85,6 +105,7 @@ export async function commitActions(tablePath: string, actions: readonly Action[
   const logDir = path.join(tablePath, DELTA_LOG_DIR);
   await mkdir(logDir, { recursive: true });
   const ours = summarize(actions);
+  let current: readonly Action[] = actions;
   const maxAttempts = opts.maxAttempts ?? 1000;
   let version = opts.readVersion + 1;
   for (let attempt = 1; ; attempt++) {
@@ -99,31 +120,46 @@ export async function commitActions(tablePath: string, actions: readonly Action[
       engineInfo: opts.engineInfo ?? WINLAKE_ENGINE,
       txnId: randomUUID(),
     };
-    const text = [{ commitInfo }, ...actions].map((a) => JSON.stringify(a)).join('\n') + '\n';
-    if (await putIfAbsent(logDir, commitFileName(version), text)) return { version, attempts: attempt, commitInfo };
+    const committed: Action[] = [{ commitInfo }, ...current];
+    const text = committed.map((a) => JSON.stringify(a)).join('\n') + '\n';
+    if (await putIfAbsent(logDir, commitFileName(version), text)) return { version, attempts: attempt, commitInfo, actions: committed };
     if (attempt >= maxAttempts) throw new Error(`gave up committing to ${tablePath} after ${attempt} lost races`);
     const latest = await latestVersion(tablePath);
     for (let v = version; v <= latest; v++) {
       const winning = await readCommit(tablePath, v);
       checkConflicts(ours, winning, v, opts);
       opts.conflictCheck?.(winning, v);
+      const winner = winning.find((a): a is { metaData: MetadataAction } => 'metaData' in a);
+      if (winner && opts.rebaseOnMetadata) current = opts.rebaseOnMetadata(winner.metaData, v, current);
     }
     version = Math.max(latest, version) + 1;
   }
 }
 
-/** Writes `name` in `dir` only if absent; false when it already exists. Never leaves a partial file. */
+/**
+ * Writes `name` in `dir` only if absent; false when it already exists. Never leaves a partial file
+ * under `name`; a failed write (a full disk) removes its temporary file. A crash can leave the
+ * temporary `.<name>.<uuid>.tmp`, which vacuum sweeps once older than the retention.
+ */
 async function putIfAbsent(dir: string, name: string, text: string): Promise<boolean> {
   const temp = path.join(dir, `.${name}.${randomUUID()}.tmp`);
   const handle = await open(temp, 'wx');
   try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      faultPoint('commit.temp-write');
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
   }
+  faultPoint('commit.temp-written');
   try {
     await link(temp, path.join(dir, name));
+    faultPoint('commit.linked');
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -152,8 +188,9 @@ function checkConflicts(ours: Summary, winning: Action[], v: number, opts: Commi
   if (opts.readVersion < 0) {
     throw new ConcurrentModificationError('tableCreated', v, 'the table was created by another writer at the same time');
   }
+  const rebase = opts.isBlindAppend && opts.rebaseOnMetadata !== undefined;
   for (const a of winning) {
-    if ('metaData' in a) throw new ConcurrentModificationError('metadataChanged', v, 'the table metadata (schema, partitioning or properties) was changed by a concurrent commit');
+    if ('metaData' in a && !rebase) throw new ConcurrentModificationError('metadataChanged', v, 'the table metadata (schema, partitioning or properties) was changed by a concurrent commit');
     if ('protocol' in a) throw new ConcurrentModificationError('protocolChanged', v, 'the table protocol was changed by a concurrent commit');
     if ('txn' in a && ours.appIds.has((a.txn as TxnAction).appId)) {
       throw new ConcurrentModificationError('concurrentTransaction', v, `a concurrent commit wrote transaction appId ${JSON.stringify((a.txn as TxnAction).appId)}`);

@@ -126,8 +126,12 @@ export async function latestVersion(tablePath: string): Promise<number> {
 }
 
 /**
- * Parses the lines of a commit file (one JSON action per line).
- * @example parseActions('{"add":{...}}\n{"commitInfo":{...}}')
+ * Parses the lines of a commit file (one JSON action per line). Anything that is not a list of
+ * actions is a clear error naming `where`: no line (an empty or blank file), a line that is not
+ * JSON, or not a JSON object, or an `add`/`remove`/`metaData`/`protocol` that is not an object.
+ * An empty commit must never pass for a version without changes: its real actions (rows, schema)
+ * would vanish without a word and the next write would build on the hole.
+ * @example parseActions('{"add":{...}}\n{"commitInfo":{...}}', '/lake/t/_delta_log/00000000000000000003.json')
  */
 export function parseActions(text: string, where: string): Action[] {
   const actions: Action[] = [];
@@ -135,31 +139,72 @@ export function parseActions(text: string, where: string): Action[] {
   for (const line of text.split('\n')) {
     lineNo++;
     if (line.trim() === '') continue;
+    let parsed: unknown;
     try {
-      actions.push(JSON.parse(line) as Action);
+      parsed = JSON.parse(line);
     } catch (err) {
       throw new Error(`corrupt Delta log: ${where} line ${lineNo} is not JSON (${(err as Error).message})`);
     }
+    const problem = actionProblem(parsed);
+    if (problem) throw new Error(`corrupt Delta log: ${where} line ${lineNo} is not a Delta action: ${problem}`);
+    actions.push(parsed as Action);
+  }
+  if (actions.length === 0) {
+    throw new Error(`corrupt Delta log: ${where} holds no action (${text.length === 0 ? 'the file is empty, 0 bytes' : 'only blank lines'})`);
   }
   return actions;
 }
 
+const OBJECT_ACTIONS = ['add', 'remove', 'metaData', 'protocol', 'txn', 'commitInfo', 'cdc', 'domainMetadata', 'checkpointMetadata', 'sidecar'];
+
+/** Why a parsed line is not an action, or undefined. Unknown action kinds pass (newer writers). */
+function actionProblem(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return `expected an object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)?.slice(0, 40)}`;
+  const keys = Object.keys(value);
+  if (keys.length === 0) return 'an empty object';
+  for (const kind of OBJECT_ACTIONS) {
+    if (!(kind in value)) continue;
+    const body = (value as Record<string, unknown>)[kind];
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return `"${kind}" is not an object`;
+    if ((kind === 'add' || kind === 'remove') && typeof (body as { path?: unknown }).path !== 'string') return `"${kind}" has no path`;
+  }
+  return undefined;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
- * The actions of one commit file, in file order.
+ * The actions of one commit file, in file order. A missing, empty or unreadable commit is an
+ * error naming the file and what it breaks: readers, writers, vacuum and checkpoints all refuse
+ * to go past it (a hole in the log cannot be repaired by guessing).
  * @example const actions = await readCommit('/lake/t', 0);
  */
 export async function readCommit(tablePath: string, version: number): Promise<Action[]> {
   const file = path.join(logDirOf(tablePath), commitFileName(version));
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error(`commit ${version} of ${tablePath} does not exist (${file})`);
     }
     throw err;
   }
-  return parseActions(text, commitFileName(version));
+  try {
+    let text: string;
+    try {
+      text = UTF8.decode(bytes);
+    } catch {
+      throw new Error(`corrupt Delta log: ${file} is not UTF-8 text (${bytes.length} bytes of binary data)`);
+    }
+    return parseActions(text, file);
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}. Version ${version} of ${tablePath} cannot be read, and nothing is read, written, ` +
+        `checkpointed or vacuumed past it: restore the file from a backup or replica` +
+        (version > 0 ? `; versions before ${version} can still be read by time travel` : ''),
+    );
+  }
 }
 
 /**

@@ -1,11 +1,18 @@
 /**
  * VACUUM for Delta tables: deletes data files no version within the retention window needs —
  * files removed (by OPTIMIZE, overwrite, delete) longer ago than the retention, and untracked
- * orphans (crashed or lost writes) older than the retention. Never touches `_delta_log`, the files
- * of the current version, files removed within the retention window, or recent untracked files
- * (a concurrent writer's uncommitted output).
+ * orphans (crashed or lost writes) older than the retention, with the temporary files and empty
+ * staging folders crashed winlake writers leave. In `_delta_log` it deletes only those temporary
+ * files; never the files of the current version, files removed within the retention window, or
+ * anything recent (a concurrent writer's uncommitted output).
+ *
+ * On a full disk the VACUUM START commit cannot be written. It is optional (no reader needs it),
+ * so vacuum then deletes without it — freeing space is what a full disk needs most — and records
+ * VACUUM END afterwards, in the space it freed; if even that fails for lack of space, the vacuum
+ * stands unrecorded and `unlogged` says so. Any other failure to write START stops the vacuum
+ * before it deletes anything.
  */
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Session } from '../engine/session.js';
 import { DELTA_LOG_DIR, type CommitInfoAction, type RemoveAction } from './actions.js';
@@ -38,9 +45,13 @@ export interface VacuumResult {
   files: string[];
   bytes: number;
   retentionHours: number;
+  /** Empty `_winlake_staging_*` folders (and their empty subfolders) removed, relative to the table root. */
+  dirs: string[];
   /** Versions of the VACUUM START and VACUUM END commits (absent for dry runs and no-op vacuums). */
   startVersion?: number;
   endVersion?: number;
+  /** Why a START or END commit was not written (the disk was full); absent when both were. */
+  unlogged?: string;
 }
 
 /**
@@ -68,7 +79,8 @@ export async function vacuum(tablePathIn: string, opts: VacuumOptions = {}): Pro
   const cutoff = now - retentionHours * HOUR_MS;
 
   const keep = await filesToKeep(snapshot, cutoff);
-  const candidates = await listTableFiles(tablePath, new Set(snapshot.metadata.partitionColumns));
+  const stagingDirs: ListedDir[] = [];
+  const candidates = [...(await listTableFiles(tablePath, new Set(snapshot.metadata.partitionColumns), stagingDirs)), ...(await listLogTempFiles(tablePath))];
   const doomed: { abs: string; rel: string; size: number }[] = [];
   for (const f of candidates) {
     if (f.mtimeMs >= cutoff) continue; // recent: maybe an uncommitted write in progress
@@ -77,18 +89,24 @@ export async function vacuum(tablePathIn: string, opts: VacuumOptions = {}): Pro
     doomed.push({ abs: f.abs, rel: f.rel, size: f.size });
   }
   doomed.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  const dirs = emptyAfter(stagingDirs, new Set(doomed.map((f) => f.abs)), cutoff);
   const bytes = doomed.reduce((s, f) => s + f.size, 0);
-  const result: VacuumResult = { dryRun: opts.dryRun ?? false, files: doomed.map((f) => f.rel), bytes, retentionHours };
-  if (opts.dryRun || doomed.length === 0) return result;
+  const result: VacuumResult = { dryRun: opts.dryRun ?? false, files: doomed.map((f) => f.rel), bytes, retentionHours, dirs: dirs.map((d) => d.rel).sort() };
+  if (opts.dryRun || (doomed.length === 0 && dirs.length === 0)) return result;
 
-  result.startVersion = await commitInfoOnly(tablePath, 'VACUUM START', {
-    operationParameters: {
-      retentionCheckEnabled: !opts.force,
-      specifiedRetentionMillis: retentionHours * HOUR_MS,
-      defaultRetentionMillis: tableRetention * HOUR_MS,
-    },
-    operationMetrics: { numFilesToDelete: doomed.length, sizeOfDataToDelete: bytes },
-  });
+  try {
+    result.startVersion = await commitInfoOnly(tablePath, 'VACUUM START', {
+      operationParameters: {
+        retentionCheckEnabled: !opts.force,
+        specifiedRetentionMillis: retentionHours * HOUR_MS,
+        defaultRetentionMillis: tableRetention * HOUR_MS,
+      },
+      operationMetrics: { numFilesToDelete: doomed.length, sizeOfDataToDelete: bytes },
+    });
+  } catch (err) {
+    if (!isDiskFull(err)) throw err;
+    result.unlogged = `VACUUM START was not written (${(err as Error).message}): the files were deleted without it`;
+  }
   let deleted = 0;
   await mapLimit(doomed, 16, async (f) => {
     try {
@@ -98,11 +116,34 @@ export async function vacuum(tablePathIn: string, opts: VacuumOptions = {}): Pro
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   });
-  result.endVersion = await commitInfoOnly(tablePath, 'VACUUM END', {
-    operationParameters: { status: 'COMPLETED' },
-    operationMetrics: { numDeletedFiles: deleted, numVacuumedDirectories: 0 },
-  });
+  // Deepest first, so a folder is empty by the time it is removed; rmdir never removes a folder
+  // a writer has put something in since it was listed.
+  let removedDirs = 0;
+  for (const d of dirs) {
+    try {
+      await rmdir(d.abs);
+      removedDirs++;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  }
+  try {
+    result.endVersion = await commitInfoOnly(tablePath, 'VACUUM END', {
+      operationParameters: { status: 'COMPLETED' },
+      operationMetrics: { numDeletedFiles: deleted, numVacuumedDirectories: removedDirs },
+    });
+  } catch (err) {
+    if (!isDiskFull(err)) throw err;
+    const end = `VACUUM END was not written (${(err as Error).message})`;
+    result.unlogged = result.unlogged ? `${result.unlogged}; ${end}` : `${end}: the files were deleted`;
+  }
   return result;
+}
+
+function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /**
@@ -152,6 +193,61 @@ async function filesToKeep(snapshot: Snapshot, cutoff: number): Promise<Set<stri
   return keep;
 }
 
+interface ListedDir {
+  abs: string;
+  rel: string;
+  mtimeMs: number;
+  /** Files directly inside, absolute. */
+  files: string[];
+  /** Subfolders directly inside, absolute. */
+  subdirs: string[];
+}
+
+/**
+ * The staging folders (each `_winlake_staging_*` and the folders under it) that are empty once
+ * `doomed` is deleted, deepest first: old enough (listed mtime before the cutoff, so no live writer
+ * just made it) and holding only doomed files and such folders.
+ */
+function emptyAfter(dirs: readonly ListedDir[], doomed: ReadonlySet<string>, cutoff: number): ListedDir[] {
+  const byPath = new Map(dirs.map((d) => [d.abs, d]));
+  const memo = new Map<string, boolean>();
+  const empties = (d: ListedDir): boolean => {
+    let known = memo.get(d.abs);
+    if (known === undefined) {
+      known =
+        d.mtimeMs < cutoff &&
+        d.files.every((f) => doomed.has(f)) &&
+        d.subdirs.every((s) => {
+          const sub = byPath.get(s);
+          return sub !== undefined && empties(sub);
+        });
+      memo.set(d.abs, known);
+    }
+    return known;
+  };
+  return dirs.filter(empties).sort((a, b) => b.abs.length - a.abs.length);
+}
+
+/** Temporary files winlake writers make in `_delta_log` (commits, checkpoints, `_last_checkpoint`). */
+const LOG_TEMP_FILE = /^\.(?:\d{20}\.json\.[0-9a-f-]{36}|checkpoint-[0-9a-f-]{36}\.(?:ndjson|parquet)|_last_checkpoint\.[0-9a-f-]{36})\.tmp$/;
+
+/** The temporary files crashed writers left in `_delta_log` (only winlake's own names, nothing else there). */
+async function listLogTempFiles(tablePath: string): Promise<ListedFile[]> {
+  const logDir = path.join(tablePath, DELTA_LOG_DIR);
+  const names = (await readdir(logDir)).filter((n) => LOG_TEMP_FILE.test(n));
+  const out: ListedFile[] = [];
+  for (const name of names) {
+    const abs = path.join(logDir, name);
+    try {
+      const st = await lstat(abs);
+      if (st.isFile()) out.push({ abs, rel: `${DELTA_LOG_DIR}/${name}`, size: st.size, mtimeMs: st.mtimeMs });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // a live writer just renamed it
+    }
+  }
+  return out;
+}
+
 interface ListedFile {
   abs: string;
   rel: string;
@@ -171,19 +267,24 @@ const STAGING_PREFIX = '_winlake_staging_';
  * are skipped as Delta does — except partition folders (`_event_date=...`) — and `_delta_log` is
  * never entered.
  */
-async function listTableFiles(tablePath: string, partitionColumns: ReadonlySet<string>): Promise<ListedFile[]> {
+async function listTableFiles(tablePath: string, partitionColumns: ReadonlySet<string>, stagingDirs: ListedDir[]): Promise<ListedFile[]> {
   const out: ListedFile[] = [];
   const walk = async (dir: string, rel: string, inside: 'data' | 'sidecar' | 'staging'): Promise<void> => {
     let entries;
+    let listed: ListedDir | undefined;
     try {
+      // The folder's mtime before its entries are read: a file added later makes it newer.
+      if (inside === 'staging') listed = { abs: dir, rel, mtimeMs: (await lstat(dir)).mtimeMs, files: [], subdirs: [] };
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
     }
+    if (listed) stagingDirs.push(listed);
     for (const e of entries) {
       const abs = path.join(dir, e.name);
       const childRel = rel ? `${rel}/${e.name}` : e.name;
+      if (listed) (e.isDirectory() ? listed.subdirs : listed.files).push(abs);
       if (e.isDirectory()) {
         if (rel === '' && e.name === DELTA_LOG_DIR) continue;
         if (inside === 'staging') await walk(abs, childRel, 'staging');

@@ -13,8 +13,9 @@ import type { Action, AddAction, MetadataAction, ProtocolAction, RemoveAction } 
 import { bloomCopyOptions } from './bloom.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { ConcurrentModificationError, WINLAKE_ENGINE, commitActions } from './commit.js';
+import { faultPoint } from './fault-points.js';
 import { duckdbPartitionValues, partitionDir, partitionValueSql, toAddPath } from './partition-path.js';
-import { duckdbType, type StructField, type StructType } from './schema/from-spark.js';
+import { duckdbType, parseSchemaString, type DataType, type StructField, type StructType } from './schema/from-spark.js';
 import { diffSchemas, schemaToString, sparkSchemaFromDuckDB } from './schema/to-spark.js';
 import { statsFromCopy, toStatsMap } from './stats.js';
 import { currentTableState, recordCommit, recordCreate, snapshotOf, type TableState } from './table-state.js';
@@ -51,6 +52,8 @@ export interface WriteResult {
   numBytes: number;
   /** The checkpoint written after this commit, if one was due. */
   checkpointVersion?: number;
+  /** Commit attempts: more than 1 when concurrent writers took versions first (absent when skipped). */
+  attempts?: number;
 }
 
 const DEFAULT_CHECKPOINT_INTERVAL = 10;
@@ -106,6 +109,7 @@ async function writeOnce(session: Session, source: Frame | string, tablePathIn: 
 
   const plan = planTable(snapshot, dataSchema, opts);
   const written = await writeDataFiles(session, sourceSql, tablePath, dataSchema, plan, opts);
+  faultPoint('write.files-written');
 
   const now = Date.now();
   const actions: Action[] = [];
@@ -128,7 +132,7 @@ async function writeOnce(session: Session, source: Frame | string, tablePathIn: 
   for (const add of written.files) actions.push({ add });
 
   const partitionBy = plan.partitionColumns;
-  const { version, commitInfo } = await commitActions(tablePath, actions, {
+  const commit = await commitActions(tablePath, actions, {
     readVersion,
     isBlindAppend: mode !== 'overwrite',
     readWholeTable: mode === 'overwrite',
@@ -140,13 +144,23 @@ async function writeOnce(session: Session, source: Frame | string, tablePathIn: 
     },
     operationMetrics: { numFiles: written.files.length, numOutputRows: written.numRows, numOutputBytes: written.numBytes },
     engineInfo: `${WINLAKE_ENGINE} duckdb/${await duckdbVersion(session)}`,
+    ...(snapshot && mode === 'append'
+      ? { rebaseOnMetadata: (winner: MetadataAction, v: number, current: readonly Action[]) => rebaseAppend(snapshot, winner, v, current, dataSchema, written.fileSchema, plan, opts) }
+      : {}),
   });
+  const { version } = commit;
 
-  const committed = [{ commitInfo }, ...actions];
-  const after = snapshot ? await recordCommit(snapshot, version, committed) : await recordCreate(tablePath, version, committed);
+  const after = snapshot ? await recordCommit(snapshot, version, commit.actions) : await recordCreate(tablePath, version, commit.actions);
 
-  const result: WriteResult = { version, skipped: false, files: written.files, numRows: written.numRows, numBytes: written.numBytes };
-  const configuration = plan.metadata?.configuration ?? snapshot?.metadata.configuration ?? {};
+  const result: WriteResult = {
+    version,
+    skipped: false,
+    files: written.files,
+    numRows: written.numRows,
+    numBytes: written.numBytes,
+    attempts: commit.attempts,
+  };
+  const configuration = after?.metadata.configuration ?? plan.metadata?.configuration ?? snapshot?.metadata.configuration ?? {};
   const interval = Number(configuration['delta.checkpointInterval'] ?? DEFAULT_CHECKPOINT_INTERVAL);
   if (version > 0 && interval > 0 && version % interval === 0) {
     try {
@@ -219,6 +233,86 @@ function planTable(snapshot: TableState | undefined, data: StructType, opts: Wri
   return plan;
 }
 
+/**
+ * Rebuilds an append that lost the race to a commit changing the table's metadata, on the winner's
+ * metadata, without rewriting its data files (Delta would fail it with MetadataChangedException;
+ * merging is safe for a blind append whose files still fit). Compatible: the winner added columns
+ * or nested fields, or other writers' columns, or changed properties this writer honours; then
+ * this write's own new columns are merged into the winner's schema again. Anything else (the
+ * table replaced, partitioning changed, a column this write's files hold now of another type or
+ * gone, a property the writer cannot honour) fails with a {@link ConcurrentModificationError}
+ * that says why.
+ */
+function rebaseAppend(
+  base: TableState,
+  winner: MetadataAction,
+  winningVersion: number,
+  current: readonly Action[],
+  data: StructType,
+  fileSchema: StructType,
+  plan: TablePlan,
+  opts: WriteOptions,
+): Action[] {
+  const fail = (why: string): never => {
+    throw new ConcurrentModificationError(
+      'metadataChanged',
+      winningVersion,
+      `the table metadata was changed by a concurrent commit in a way this append cannot be merged with: ${why}`,
+    );
+  };
+  if (winner.id !== base.metadata.id) fail(`the table was replaced (table id ${base.metadata.id} is now ${winner.id})`);
+  const parts = winner.partitionColumns;
+  if (parts.length !== plan.partitionColumns.length || parts.some((p, i) => p !== plan.partitionColumns[i])) {
+    fail(`the partition columns changed from [${plan.partitionColumns.join(', ')}] to [${parts.join(', ')}]`);
+  }
+  let schema: StructType;
+  try {
+    schema = parseSchemaString(winner.schemaString);
+    assertWritable({ ...base, metadata: winner, schema }, 'append');
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  let diff: ReturnType<typeof diffSchemas>;
+  try {
+    diff = diffSchemas(schema, data);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  if (diff.added.length > 0 && !opts.mergeSchema) fail(`the table no longer has the columns ${diff.added.join(', ')} that this write holds`);
+  // The data files are written: each column they hold (and each partition column) must keep the
+  // type the files were written with; the table may have more columns and nested fields.
+  const merged = new Map(diff.merged.fields.map((f) => [f.name.toLowerCase(), f]));
+  const written = [...fileSchema.fields, ...plan.schema.fields.filter((f) => plan.partitionColumns.includes(f.name))];
+  for (const f of written) {
+    const now = merged.get(f.name.toLowerCase());
+    if (!now || !fitsType(f.type, now.type)) {
+      fail(`column ${f.name} was written as ${typeString(f.type)} but is now ${now ? typeString(now.type) : 'gone'}`);
+    }
+  }
+  const rest = current.filter((a) => !('metaData' in a));
+  if (diff.added.length === 0) return rest;
+  return [{ metaData: { ...winner, schemaString: schemaToString(diff.merged) } }, ...rest];
+}
+
+/** True when a file column of type `written` reads as `table`: the same type, structs may have gained fields. */
+function fitsType(written: DataType, table: DataType): boolean {
+  if (typeof written === 'string' || typeof table === 'string') return written === table;
+  if (written.type === 'struct' && table.type === 'struct') {
+    const byName = new Map(table.fields.map((f) => [f.name.toLowerCase(), f]));
+    return written.fields.every((w) => {
+      const t = byName.get(w.name.toLowerCase());
+      return t !== undefined && fitsType(w.type, t.type);
+    });
+  }
+  if (written.type === 'array' && table.type === 'array') return fitsType(written.elementType, table.elementType);
+  if (written.type === 'map' && table.type === 'map') return fitsType(written.keyType, table.keyType) && fitsType(written.valueType, table.valueType);
+  return false;
+}
+
+function typeString(t: DataType): string {
+  return typeof t === 'string' ? t : JSON.stringify(t);
+}
+
 function numIndexed(configuration: Record<string, string>): number {
   const raw = configuration['delta.dataSkippingNumIndexedCols'];
   if (raw === undefined) return 32;
@@ -244,7 +338,7 @@ const WRITABLE_FEATURES = new Set([
 ]);
 
 /** Refuses tables whose protocol or properties ask writers for things this writer does not do. */
-function assertWritable(snapshot: TableState, mode: string): void {
+function assertWritable(snapshot: Pick<TableState, 'tablePath' | 'protocol' | 'metadata' | 'schema' | 'files'>, mode: string): void {
   const { protocol, metadata } = snapshot;
   const where = `the Delta table ${snapshot.tablePath}`;
   if (protocol.minWriterVersion > 7) throw new Error(`${where} needs writer version ${protocol.minWriterVersion}; winlake writes up to 7`);
@@ -282,6 +376,8 @@ function schemaFieldsWithMetadata(schema: StructType, keys: readonly string[]): 
 }
 
 interface WrittenFiles {
+  /** The columns the data files hold, with the types they were written with. */
+  fileSchema: StructType;
   files: AddAction[];
   numRows: number;
   numBytes: number;
@@ -382,7 +478,7 @@ async function writeDataFiles(
       stats: p.stats,
     });
   }
-  return { files, numRows, numBytes };
+  return { fileSchema, files, numRows, numBytes };
 }
 
 /** DuckDB's default Parquet row group size (rows). */
