@@ -41,18 +41,46 @@ test('frameToHtml escapes values and column names', async () => {
 
 test('frameToHtml shows types in the header, NULLs styled and nested values readable', async () => {
   const html = await frameToHtml(evil);
-  assert.match(html, /a&quot;b<br><span class="wl-type">VARCHAR<\/span>/);
+  assert.match(html, /<th class="wl-s wl-sticky" title="VARCHAR">a&quot;b<br><span class="wl-type">VARCHAR<\/span>/);
   assert.match(html, /n<br><span class="wl-type">INTEGER<\/span>/);
   assert.match(html, /<span class="wl-type">STRUCT\(2\)<\/span>/);
   assert.match(html, /<span class="wl-type">VARCHAR\[\]<\/span>/);
   assert.match(html, /<span class="wl-type">MAP\(VARCHAR, VARCHAR\)<\/span>/);
   assert.ok(html.includes('<span class="wl-null">NULL</span>'));
-  assert.ok(html.includes('{<b>user</b>: CORP\\alice, <b>pid</b>: 42}'), 'struct as key: value list');
-  assert.ok(html.includes('[a, b&lt;i&gt;]'), 'list in brackets');
-  assert.ok(html.includes('{<b>k</b>: v&amp;w}'), 'map as key: value list');
+  assert.ok(
+    html.includes('<details class="wl-nest"><summary>{user: CORP\\alice, pid: 42}</summary><ul class="wl-kv"><li><span class="wl-key">user</span>: CORP\\alice</li><li><span class="wl-key">pid</span>: 42</li></ul></details>'),
+    'a struct is one line that expands into key: value lines',
+  );
+  assert.ok(html.includes('<summary>[a, b&lt;i&gt;]</summary>'), 'list in brackets');
+  assert.ok(html.includes('<summary>{k: v&amp;w}</summary><ul class="wl-kv"><li><span class="wl-key">k</span>: v&amp;w</li>'), 'map as key: value list');
+  assert.ok(html.includes('<td>[]</td>'), 'an empty list has nothing to expand');
   assert.ok(html.includes(`title="${'x'.repeat(200)}"`), 'the full long value is in the tooltip');
   assert.ok(html.includes(`>${'x'.repeat(79)}…</span>`), 'the long value is cut to 80 characters');
   assert.ok(html.includes('2 rows'));
+});
+
+test('frameToHtml aligns by type, keeps timestamps on one line and follows the JupyterLab theme', async () => {
+  const df = Frame.fromSql(
+    session,
+    `SELECT 'svchost.exe' AS name, 42::BIGINT AS n, 1.5::DOUBLE AS x, TIMESTAMPTZ '2026-01-05 08:00:03.987+00' AS ts,
+       {'outer': {'inner': [1, 2, 3]}} AS deep`,
+  );
+  const html = await frameToHtml(df);
+  assert.match(html, /<td class="wl-s wl-sticky">svchost.exe<\/td><td class="wl-n">42<\/td><td class="wl-n">1.5<\/td><td class="wl-t">2026-01-05T08:00:03.987Z<\/td>/);
+  const css = html.slice(0, html.indexOf('</style>'));
+  assert.match(css, /\.wl-frame th,\.wl-frame td\{[^}]*text-align:left!important/, 'text is left-aligned against JupyterLab table rules');
+  assert.match(css, /td\.wl-n,[^{]*\{text-align:right!important;white-space:nowrap!important/, 'numbers right-aligned');
+  assert.match(css, /td\.wl-t\{white-space:nowrap!important\}/, 'timestamps never wrap');
+  assert.match(css, /\.wl-frame \.wl-sticky\{position:sticky;left:0/, 'first column stays in view');
+  assert.match(css, /\.wl-table\{max-width:100%;overflow-x:auto/, 'wide tables scroll');
+  assert.ok(!/#f6f8fa/.test(css), 'no hard-coded light header');
+  for (const rule of css.split('\n').filter((l) => /(^|[;{])(color|background):/.test(l))) {
+    for (const decl of rule.match(/(?:^|[;{])(?:color|background):[^;}]*/g) ?? []) {
+      assert.match(decl, /var\(--jp-/, `colour from a JupyterLab variable: ${decl}`);
+    }
+  }
+  assert.equal(html.match(/<details class="wl-nest">/g)?.length, 3, 'struct, inner struct and list each collapse');
+  assert.ok(html.includes('<summary>{outer: {inner: [1, 2, 3]}}</summary>'));
 });
 
 test('frameToHtml says how many rows it shows of how many', async () => {
