@@ -245,3 +245,23 @@ test('a scan report reads as files and bytes skipped per stage, escaped', () => 
   assert.match(html, /<td>skipped by stats<\/td><td>2<\/td><td>32\.9 KB<\/td>/);
   assert.match(html, /<tr class="wl-total"><td>read<\/td><td>2<\/td>/);
 });
+
+test('outside a notebook a Frame, its schema and show() print readable text, never internals', async () => {
+  const { inspect } = await import('node:util');
+  const df = Frame.fromSql(session, `SELECT 'a' AS name, 1 AS n`).filter('n = 1');
+  const printed = inspect(df);
+  assert.equal(printed, 'Frame over a SQL query (1 step): await df.show() or display(df) to see rows');
+  assert.doesNotMatch(inspect({ df }), /Session|DuckDBInstance|plan/, 'nested, too');
+  const schema = await df.schema();
+  assert.equal(inspect(schema), 'root\n |-- name: varchar\n |-- n: integer');
+  assert.deepEqual(schema.map((f) => f.name), ['name', 'n'], 'the schema is still a plain array');
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void lines.push(line);
+  try {
+    await df.show(5);
+  } finally {
+    console.log = log;
+  }
+  assert.match(lines.join('\n'), /\| name \(VARCHAR\) \| n \(INTEGER\) \|\n[+-]+\n\| a +\| 1 +\|[\s\S]*1 row$/);
+});

@@ -140,6 +140,24 @@ test('the smoke notebook shows an escaped table, a schema tree, SVG charts and a
   assert.ok(nb.cells.some((c) => c.outputs.some((o) => outputText(o).includes('smoke ok: 5 events'))));
 });
 
+test('a Frame as the last expression of a cell, and show(), render the HTML table in that very cell', (t) => {
+  const nb = ran(t, '00-smoke.ipynb');
+  if (!nb) return;
+  const cellStarting = (prefix: string): ExecutedNotebook['cells'][number] => {
+    const cell = nb.cells.find((c) => c.source.startsWith(prefix));
+    assert.ok(cell, `a cell starting ${prefix}`);
+    return cell;
+  };
+  const last = cellStarting('// A Frame as the last expression');
+  const lastHtml = last.outputs.flatMap((o) => (o.output_type === 'display_data' ? [outputText(o)] : []));
+  assert.equal(lastHtml.length, 1, `one rich output, got ${JSON.stringify(last.outputs).slice(0, 400)}`);
+  assert.ok(lastHtml[0]!.includes('class="wl-frame"') && lastHtml[0]!.includes('1 row') && lastHtml[0]!.includes('WKS-02'));
+  assert.doesNotMatch(last.outputs.map(outputText).join(''), /Session|DuckDBInstance|plan:/, 'no object internals');
+  assert.ok(!last.outputs.some((o) => o.output_type === 'stream'), 'nothing printed besides the table');
+  const shown = cellStarting('// show() in a notebook').outputs.map(outputText).join('');
+  assert.ok(shown.includes('class="wl-frame"') && shown.includes('showing 2 of 5 rows'), 'show() is the HTML table');
+});
+
 test('01 streams the topic into bronze in several micro-batches and quarantines the broken records', (t) => {
   const nb = ran(t, '01-stream-to-bronze.ipynb');
   if (!nb) return;

@@ -4,6 +4,7 @@ export { DISPLAY_CSS } from './css.js';
 export { cellClass, cellToHtml, cellToText, shortTypeName, type CellLimits } from './values.js';
 export { frameToHtml, frameToText, previewFrame, previewToHtml, rowCountNotice, type TableOptions, type TablePreview } from './table.js';
 export { schemaToHtml } from './schema.js';
+export { errorToHtml, inspectRich } from './present.js';
 export { isScanReport, scanReportText, scanReportToHtml, formatBytes } from './scan-report.js';
 export {
   renderVegaLite,
@@ -23,6 +24,9 @@ export {
   htmlToText,
   progressDisplay,
   progressLine,
+  queryStatusHtml,
+  queryStatusText,
+  type QueryView,
   type StreamProgress,
   type ProgressDisplay,
   type ProgressDisplayOptions,
