@@ -265,3 +265,29 @@ test('outside a notebook a Frame, its schema and show() print readable text, nev
   }
   assert.match(lines.join('\n'), /\| name \(VARCHAR\) \| n \(INTEGER\) \|\n[+-]+\n\| a +\| 1 +\|[\s\S]*1 row$/);
 });
+
+test('a SQL error is one short message: DuckDB text and hint, the generated SQL only with WINLAKE_DEBUG', async () => {
+  const { inspect } = await import('node:util');
+  const { SqlError } = await import('../kernel-lib/src/engine/session.js');
+  const df = Frame.fromSql(session, 'SELECT 1 AS process_name').select('proces_name');
+  const err = await df.count().then(
+    () => assert.fail('a typo must fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof SqlError);
+  assert.match(err.message, /Referenced column "proces_name" not found[\s\S]*Candidate bindings: "process_name"/);
+  assert.doesNotMatch(err.message, /LINE 1|in SQL|SELECT count/, 'no generated SQL in the message');
+  assert.match(err.sql, /SELECT count\(\*\)/, 'the statement is kept for debugging');
+  const printed = inspect(err);
+  assert.equal(printed.split('\n').filter((l) => /^\s+at /.test(l)).length, 0, 'no stack trace');
+  assert.equal(printed.match(/Candidate bindings/g)?.length, 1, 'the message once');
+  const saved = process.env.WINLAKE_DEBUG;
+  process.env.WINLAKE_DEBUG = '1';
+  try {
+    const debug = (await df.count().catch((e: unknown) => e)) as Error;
+    assert.match(debug.message, /in SQL: SELECT count\(\*\)/);
+  } finally {
+    if (saved === undefined) delete process.env.WINLAKE_DEBUG;
+    else process.env.WINLAKE_DEBUG = saved;
+  }
+});
