@@ -291,3 +291,19 @@ test('a SQL error is one short message: DuckDB text and hint, the generated SQL 
     else process.env.WINLAKE_DEBUG = saved;
   }
 });
+
+test('display() shows a list of records as an aligned, escaped table, strings as written', async () => {
+  const { recordsToHtml, recordsToText, isRecords } = await import('../kernel-lib/src/display/index.js');
+  const rows = [
+    { name: 'process', path: 'C:\\Windows\\System32\\svchost.exe', rows: 12345, version: 3n },
+    { name: '<b>x</b>', path: null, rows: 7, version: 0n },
+  ];
+  assert.ok(isRecords(rows));
+  assert.ok(!isRecords([[1]]) && !isRecords([]));
+  const html = recordsToHtml(rows);
+  assert.ok(html.includes('<td class="wl-s">C:\\Windows\\System32\\svchost.exe</td>'), 'no quotes, no doubled backslashes');
+  assert.ok(html.includes('<td class="wl-n">12345</td><td class="wl-n">3</td>'));
+  assert.ok(html.includes('&lt;b&gt;x&lt;/b&gt;') && !html.includes('<b>x'));
+  assert.ok(html.includes('2 rows'));
+  assert.match(recordsToText(rows), /\| process +\| C:\\Windows\\System32\\svchost\.exe \| 12345 \| 3 +\|/);
+});

@@ -71,6 +71,10 @@ test('committed notebooks carry no outputs (strip them with `npm run strip-noteb
   }
 });
 
+test('notebooks show tables with display(), never console.table (it wraps, quotes and doubles backslashes)', () => {
+  for (const nb of notebooks) assert.doesNotMatch(codeOf(nb).join('\n'), /console\.table/, nb);
+});
+
 test('notebooks import winlake as a user would, never its sources or build folder', () => {
   for (const nb of notebooks) {
     const code = codeOf(nb).join('\n');
@@ -196,7 +200,10 @@ test('03 skips files after the bloom filter and Z-order, travels back in time an
   assert.match(after[1]!, /<td>skipped by bloom<\/td><td>[1-9]/, 'bloom filters skip files for the user search');
   assert.ok(html.some((h) => h.includes('class="wl-ptree"') && h.includes('PSEXESVC.exe')), 'the Mordor host process tree');
   const text = textOutputs(nb);
-  assert.match(text, /'OPTIMIZE'[\s\S]*'CREATE BLOOMFILTER INDEX'[\s\S]*'WRITE'/, 'history, newest first');
+  assert.ok(
+    html.some((h) => /<td class="wl-s">OPTIMIZE<\/td>[\s\S]*<td class="wl-s">CREATE BLOOMFILTER INDEX<\/td>[\s\S]*<td class="wl-s">WRITE<\/td>/.test(h)),
+    'history, newest first, as a table',
+  );
   assert.match(text, /version (\d+): (\d+) rows; latest: \2 rows/, 'time travel reads the same rows');
   assert.match(text, /hunt ok: [1-9]\d* alerts, [1-9]\d* from the Mordor recording/);
 });

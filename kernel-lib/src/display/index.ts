@@ -5,6 +5,7 @@ export { cellClass, cellToHtml, cellToText, shortTypeName, type CellLimits } fro
 export { frameToHtml, frameToText, previewFrame, previewToHtml, rowCountNotice, type TableOptions, type TablePreview } from './table.js';
 export { schemaToHtml } from './schema.js';
 export { errorToHtml, inspectRich } from './present.js';
+export { isRecords, recordsToHtml, recordsToText, type Records } from './records.js';
 export { isScanReport, scanReportText, scanReportToHtml, formatBytes } from './scan-report.js';
 export {
   renderVegaLite,

@@ -4,6 +4,7 @@ import { schemaToHtml } from './schema.js';
 import { isScanReport, scanReportText, scanReportToHtml } from './scan-report.js';
 import { frameToHtml, frameToText, type TableOptions } from './table.js';
 import { showHtml, tslab } from './tslab.js';
+import { isRecords, recordsToHtml, recordsToText } from './records.js';
 
 /**
  * True when rich output can be shown: this process is a tslab kernel.
@@ -31,7 +32,8 @@ export function html(markup: string): Html {
 
 /**
  * Shows a value: in a tslab notebook as HTML (a Frame as a table, a `SchemaField[]` as a tree, a
- * scan report (`await df.explain()`) as files and bytes skipped per stage, an
+ * scan report (`await df.explain()`) as files and bytes skipped per stage, a list of plain records
+ * (`await listTables()`) as a table, an
  * SVG chart, {@link Html} or a string starting with `<` as itself, other strings and values as
  * preformatted text), elsewhere as text on stdout.
  *
@@ -55,6 +57,11 @@ export async function display(value: unknown, options: TableOptions = {}): Promi
   if (isSchema(value)) {
     if (showHtml(schemaToHtml(value))) return;
     console.log(schemaTree(value));
+    return;
+  }
+  if (isRecords(value)) {
+    if (showHtml(recordsToHtml(value, { limit: options.limit }))) return;
+    console.log(recordsToText(value, { limit: options.limit }));
     return;
   }
   if (value instanceof Html) {
