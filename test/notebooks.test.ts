@@ -183,7 +183,7 @@ test('02 prunes bronze partitions, shows the reference quirk, builds every silve
   const scan = html.find((h) => h.includes('class="wl-scan"'));
   assert.ok(scan, 'a scan report');
   assert.match(scan, /<td>skipped by partitions<\/td><td>[1-9]/, 'files of other channels are skipped');
-  assert.ok(html.some((h) => /<td>0<\/td>/.test(h) && h.includes('with_process_name')), "the reference list's process_name is NULL");
+  assert.ok(html.some((h) => /<td class="wl-n">0<\/td>/.test(h) && h.includes('with_process_name')), "the reference list's process_name is NULL");
   assert.ok(html.filter((h) => h.startsWith('<svg')).length >= 3, 'three charts');
   const text = textOutputs(nb);
   assert.match(text, /only in the reference: \{"rename":\["winlog:event_data:ProcessName","process_name"\]\}/);
