@@ -7,6 +7,9 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
+# The repository's package.json says "type": "module"; without a nearer package.json, Node would
+# load JupyterLab's own .js files inside .venv (node-version-check.js, ...) as ES modules and fail.
+[ -f .venv/package.json ] || echo '{ "type": "commonjs" }' > .venv/package.json
 stamp=.venv/.requirements.sha
 want=$(cat kernel-lib/python/requirements*.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

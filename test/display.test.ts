@@ -41,18 +41,46 @@ test('frameToHtml escapes values and column names', async () => {
 
 test('frameToHtml shows types in the header, NULLs styled and nested values readable', async () => {
   const html = await frameToHtml(evil);
-  assert.match(html, /a&quot;b<br><span class="wl-type">VARCHAR<\/span>/);
+  assert.match(html, /<th class="wl-s wl-sticky" title="VARCHAR">a&quot;b<br><span class="wl-type">VARCHAR<\/span>/);
   assert.match(html, /n<br><span class="wl-type">INTEGER<\/span>/);
   assert.match(html, /<span class="wl-type">STRUCT\(2\)<\/span>/);
   assert.match(html, /<span class="wl-type">VARCHAR\[\]<\/span>/);
   assert.match(html, /<span class="wl-type">MAP\(VARCHAR, VARCHAR\)<\/span>/);
   assert.ok(html.includes('<span class="wl-null">NULL</span>'));
-  assert.ok(html.includes('{<b>user</b>: CORP\\alice, <b>pid</b>: 42}'), 'struct as key: value list');
-  assert.ok(html.includes('[a, b&lt;i&gt;]'), 'list in brackets');
-  assert.ok(html.includes('{<b>k</b>: v&amp;w}'), 'map as key: value list');
+  assert.ok(
+    html.includes('<details class="wl-nest"><summary>{user: CORP\\alice, pid: 42}</summary><ul class="wl-kv"><li><span class="wl-key">user</span>: CORP\\alice</li><li><span class="wl-key">pid</span>: 42</li></ul></details>'),
+    'a struct is one line that expands into key: value lines',
+  );
+  assert.ok(html.includes('<summary>[a, b&lt;i&gt;]</summary>'), 'list in brackets');
+  assert.ok(html.includes('<summary>{k: v&amp;w}</summary><ul class="wl-kv"><li><span class="wl-key">k</span>: v&amp;w</li>'), 'map as key: value list');
+  assert.ok(html.includes('<td>[]</td>'), 'an empty list has nothing to expand');
   assert.ok(html.includes(`title="${'x'.repeat(200)}"`), 'the full long value is in the tooltip');
   assert.ok(html.includes(`>${'x'.repeat(79)}…</span>`), 'the long value is cut to 80 characters');
   assert.ok(html.includes('2 rows'));
+});
+
+test('frameToHtml aligns by type, keeps timestamps on one line and follows the JupyterLab theme', async () => {
+  const df = Frame.fromSql(
+    session,
+    `SELECT 'svchost.exe' AS name, 42::BIGINT AS n, 1.5::DOUBLE AS x, TIMESTAMPTZ '2026-01-05 08:00:03.987+00' AS ts,
+       {'outer': {'inner': [1, 2, 3]}} AS deep`,
+  );
+  const html = await frameToHtml(df);
+  assert.match(html, /<td class="wl-s wl-sticky">svchost.exe<\/td><td class="wl-n">42<\/td><td class="wl-n">1.5<\/td><td class="wl-t">2026-01-05T08:00:03.987Z<\/td>/);
+  const css = html.slice(0, html.indexOf('</style>'));
+  assert.match(css, /\.wl-frame th,\.wl-frame td\{[^}]*text-align:left!important/, 'text is left-aligned against JupyterLab table rules');
+  assert.match(css, /td\.wl-n,[^{]*\{text-align:right!important;white-space:nowrap!important/, 'numbers right-aligned');
+  assert.match(css, /td\.wl-t\{white-space:nowrap!important\}/, 'timestamps never wrap');
+  assert.match(css, /\.wl-frame \.wl-sticky\{position:sticky;left:0/, 'first column stays in view');
+  assert.match(css, /\.wl-table\{max-width:100%;overflow-x:auto/, 'wide tables scroll');
+  assert.ok(!/#f6f8fa/.test(css), 'no hard-coded light header');
+  for (const rule of css.split('\n').filter((l) => /(^|[;{])(color|background):/.test(l))) {
+    for (const decl of rule.match(/(?:^|[;{])(?:color|background):[^;}]*/g) ?? []) {
+      assert.match(decl, /var\(--jp-/, `colour from a JupyterLab variable: ${decl}`);
+    }
+  }
+  assert.equal(html.match(/<details class="wl-nest">/g)?.length, 3, 'struct, inner struct and list each collapse');
+  assert.ok(html.includes('<summary>{outer: {inner: [1, 2, 3]}}</summary>'));
 });
 
 test('frameToHtml says how many rows it shows of how many', async () => {
@@ -216,4 +244,66 @@ test('a scan report reads as files and bytes skipped per stage, escaped', () => 
   assert.ok(html.includes('after &lt;optimize&gt;'));
   assert.match(html, /<td>skipped by stats<\/td><td>2<\/td><td>32\.9 KB<\/td>/);
   assert.match(html, /<tr class="wl-total"><td>read<\/td><td>2<\/td>/);
+});
+
+test('outside a notebook a Frame, its schema and show() print readable text, never internals', async () => {
+  const { inspect } = await import('node:util');
+  const df = Frame.fromSql(session, `SELECT 'a' AS name, 1 AS n`).filter('n = 1');
+  const printed = inspect(df);
+  assert.equal(printed, 'Frame over a SQL query (1 step): await df.show() or display(df) to see rows');
+  assert.doesNotMatch(inspect({ df }), /Session|DuckDBInstance|plan/, 'nested, too');
+  const schema = await df.schema();
+  assert.equal(inspect(schema), 'root\n |-- name: varchar\n |-- n: integer');
+  assert.deepEqual(schema.map((f) => f.name), ['name', 'n'], 'the schema is still a plain array');
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void lines.push(line);
+  try {
+    await df.show(5);
+  } finally {
+    console.log = log;
+  }
+  assert.match(lines.join('\n'), /\| name \(VARCHAR\) \| n \(INTEGER\) \|\n[+-]+\n\| a +\| 1 +\|[\s\S]*1 row$/);
+});
+
+test('a SQL error is one short message: DuckDB text and hint, the generated SQL only with WINLAKE_DEBUG', async () => {
+  const { inspect } = await import('node:util');
+  const { SqlError } = await import('../kernel-lib/src/engine/session.js');
+  const df = Frame.fromSql(session, 'SELECT 1 AS process_name').select('proces_name');
+  const err = await df.count().then(
+    () => assert.fail('a typo must fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof SqlError);
+  assert.match(err.message, /Referenced column "proces_name" not found[\s\S]*Candidate bindings: "process_name"/);
+  assert.doesNotMatch(err.message, /LINE 1|in SQL|SELECT count/, 'no generated SQL in the message');
+  assert.match(err.sql, /SELECT count\(\*\)/, 'the statement is kept for debugging');
+  const printed = inspect(err);
+  assert.equal(printed.split('\n').filter((l) => /^\s+at /.test(l)).length, 0, 'no stack trace');
+  assert.equal(printed.match(/Candidate bindings/g)?.length, 1, 'the message once');
+  const saved = process.env.WINLAKE_DEBUG;
+  process.env.WINLAKE_DEBUG = '1';
+  try {
+    const debug = (await df.count().catch((e: unknown) => e)) as Error;
+    assert.match(debug.message, /in SQL: SELECT count\(\*\)/);
+  } finally {
+    if (saved === undefined) delete process.env.WINLAKE_DEBUG;
+    else process.env.WINLAKE_DEBUG = saved;
+  }
+});
+
+test('display() shows a list of records as an aligned, escaped table, strings as written', async () => {
+  const { recordsToHtml, recordsToText, isRecords } = await import('../kernel-lib/src/display/index.js');
+  const rows = [
+    { name: 'process', path: 'C:\\Windows\\System32\\svchost.exe', rows: 12345, version: 3n },
+    { name: '<b>x</b>', path: null, rows: 7, version: 0n },
+  ];
+  assert.ok(isRecords(rows));
+  assert.ok(!isRecords([[1]]) && !isRecords([]));
+  const html = recordsToHtml(rows);
+  assert.ok(html.includes('<td class="wl-s">C:\\Windows\\System32\\svchost.exe</td>'), 'no quotes, no doubled backslashes');
+  assert.ok(html.includes('<td class="wl-n">12345</td><td class="wl-n">3</td>'));
+  assert.ok(html.includes('&lt;b&gt;x&lt;/b&gt;') && !html.includes('<b>x'));
+  assert.ok(html.includes('2 rows'));
+  assert.match(recordsToText(rows), /\| process +\| C:\\Windows\\System32\\svchost\.exe \| 12345 \| 3 +\|/);
 });

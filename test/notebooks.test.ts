@@ -71,6 +71,10 @@ test('committed notebooks carry no outputs (strip them with `npm run strip-noteb
   }
 });
 
+test('notebooks show tables with display(), never console.table (it wraps, quotes and doubles backslashes)', () => {
+  for (const nb of notebooks) assert.doesNotMatch(codeOf(nb).join('\n'), /console\.table/, nb);
+});
+
 test('notebooks import winlake as a user would, never its sources or build folder', () => {
   for (const nb of notebooks) {
     const code = codeOf(nb).join('\n');
@@ -140,6 +144,24 @@ test('the smoke notebook shows an escaped table, a schema tree, SVG charts and a
   assert.ok(nb.cells.some((c) => c.outputs.some((o) => outputText(o).includes('smoke ok: 5 events'))));
 });
 
+test('a Frame as the last expression of a cell, and show(), render the HTML table in that very cell', (t) => {
+  const nb = ran(t, '00-smoke.ipynb');
+  if (!nb) return;
+  const cellStarting = (prefix: string): ExecutedNotebook['cells'][number] => {
+    const cell = nb.cells.find((c) => c.source.startsWith(prefix));
+    assert.ok(cell, `a cell starting ${prefix}`);
+    return cell;
+  };
+  const last = cellStarting('// A Frame as the last expression');
+  const lastHtml = last.outputs.flatMap((o) => (o.output_type === 'display_data' ? [outputText(o)] : []));
+  assert.equal(lastHtml.length, 1, `one rich output, got ${JSON.stringify(last.outputs).slice(0, 400)}`);
+  assert.ok(lastHtml[0]!.includes('class="wl-frame"') && lastHtml[0]!.includes('1 row') && lastHtml[0]!.includes('WKS-02'));
+  assert.doesNotMatch(last.outputs.map(outputText).join(''), /Session|DuckDBInstance|plan:/, 'no object internals');
+  assert.ok(!last.outputs.some((o) => o.output_type === 'stream'), 'nothing printed besides the table');
+  const shown = cellStarting('// show() in a notebook').outputs.map(outputText).join('');
+  assert.ok(shown.includes('class="wl-frame"') && shown.includes('showing 2 of 5 rows'), 'show() is the HTML table');
+});
+
 test('01 streams the topic into bronze in several micro-batches and quarantines the broken records', (t) => {
   const nb = ran(t, '01-stream-to-bronze.ipynb');
   if (!nb) return;
@@ -161,7 +183,7 @@ test('02 prunes bronze partitions, shows the reference quirk, builds every silve
   const scan = html.find((h) => h.includes('class="wl-scan"'));
   assert.ok(scan, 'a scan report');
   assert.match(scan, /<td>skipped by partitions<\/td><td>[1-9]/, 'files of other channels are skipped');
-  assert.ok(html.some((h) => /<td>0<\/td>/.test(h) && h.includes('with_process_name')), "the reference list's process_name is NULL");
+  assert.ok(html.some((h) => /<td class="wl-n">0<\/td>/.test(h) && h.includes('with_process_name')), "the reference list's process_name is NULL");
   assert.ok(html.filter((h) => h.startsWith('<svg')).length >= 3, 'three charts');
   const text = textOutputs(nb);
   assert.match(text, /only in the reference: \{"rename":\["winlog:event_data:ProcessName","process_name"\]\}/);
@@ -178,7 +200,10 @@ test('03 skips files after the bloom filter and Z-order, travels back in time an
   assert.match(after[1]!, /<td>skipped by bloom<\/td><td>[1-9]/, 'bloom filters skip files for the user search');
   assert.ok(html.some((h) => h.includes('class="wl-ptree"') && h.includes('PSEXESVC.exe')), 'the Mordor host process tree');
   const text = textOutputs(nb);
-  assert.match(text, /'OPTIMIZE'[\s\S]*'CREATE BLOOMFILTER INDEX'[\s\S]*'WRITE'/, 'history, newest first');
+  assert.ok(
+    html.some((h) => /<td class="wl-s">OPTIMIZE<\/td>[\s\S]*<td class="wl-s">CREATE BLOOMFILTER INDEX<\/td>[\s\S]*<td class="wl-s">WRITE<\/td>/.test(h)),
+    'history, newest first, as a table',
+  );
   assert.match(text, /version (\d+): (\d+) rows; latest: \2 rows/, 'time travel reads the same rows');
   assert.match(text, /hunt ok: [1-9]\d* alerts, [1-9]\d* from the Mordor recording/);
 });

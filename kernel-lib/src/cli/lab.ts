@@ -15,6 +15,13 @@ export const VENV_PYTHON = path.join(VENV, 'bin', 'python');
 /** Jupyter data folder of the venv; put first on JUPYTER_PATH so a user-wide tslab kernelspec cannot shadow ours. */
 export const VENV_JUPYTER_DATA = path.join(VENV, 'share', 'jupyter');
 const JUPYTERLAB_REQUIREMENT = 'jupyterlab>=4.2,<5';
+/**
+ * The one lakehouse the demo (run from the repository root), the CLI, the tutorial notebooks and a
+ * new notebook share: `WINLAKE_HOME`, else `<repo>/lakehouse`.
+ */
+export const LAKEHOUSE_HOME = path.resolve(process.env.WINLAKE_HOME ?? path.join(REPO_ROOT, 'lakehouse'));
+/** The TypeScript logo on the launcher tile (the kernelspec's `logo-svg.svg`). */
+const KERNEL_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="6" fill="#3178c6"/><text x="58" y="56" text-anchor="end" font-family="Arial,Helvetica,sans-serif" font-weight="bold" font-size="30" fill="#fff">TS</text></svg>\n`;
 
 /** What {@link ensureTslabKernel} set up. */
 export interface TslabKernel {
@@ -52,6 +59,8 @@ export async function ensureTslabKernel(options: { quiet?: boolean } = {}): Prom
     mkdirSync(kernelDir, { recursive: true });
     writeFileSync(kernelSpecFile, spec);
   }
+  const logo = path.join(kernelDir, 'logo-svg.svg');
+  if (!existsSync(logo) || readFileSync(logo, 'utf8') !== KERNEL_LOGO) writeFileSync(logo, KERNEL_LOGO);
   linkSelf();
   return {
     python: VENV_PYTHON,
@@ -169,17 +178,32 @@ export async function labCommand(args: string[]): Promise<number> {
   const kernel = await ensureTslabKernel();
   ensureJupyterLab();
   if (!own.includes('--no-build')) {
+    // The project's TypeScript, not node_modules/.bin/tsc: that is tslab's bundled, older compiler.
     const build = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'kernel-lib/tsconfig.json'], {
       cwd: REPO_ROOT,
       stdio: 'inherit',
     });
     if (build.status !== 0) console.warn('winlake lab: the build reported errors; notebooks use what it emitted');
   }
-  const jupyterArgs = ['-m', 'jupyter', 'lab', '--no-browser', '--ip', '127.0.0.1', '--port', String(port), `--ServerApp.root_dir=${notebooksDir}`];
+  const jupyterArgs = [
+    '-m',
+    'jupyter',
+    'lab',
+    '--no-browser',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    `--ServerApp.root_dir=${notebooksDir}`,
+    // The launcher's default kernel (and a new notebook's) is TypeScript, not Python.
+    '--MappingKernelManager.default_kernel_name=tslab',
+  ];
   // Containers and CI machines often run as root, which Jupyter refuses without this flag.
   if (process.getuid?.() === 0) jupyterArgs.push('--allow-root');
   jupyterArgs.push(...passThrough);
-  const child = spawn(kernel.python, jupyterArgs, { cwd: notebooksDir, env: kernel.env, stdio: ['inherit', 'inherit', 'pipe'] });
+  // Kernels inherit this environment: a new notebook reads the same lakehouse as the demo and the CLI.
+  const env = { ...kernel.env, WINLAKE_HOME: LAKEHOUSE_HOME };
+  const child = spawn(kernel.python, jupyterArgs, { cwd: notebooksDir, env, stdio: ['inherit', 'inherit', 'pipe'] });
   let announced = false;
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
@@ -187,7 +211,7 @@ export async function labCommand(args: string[]): Promise<number> {
     const url = /http:\/\/127\.0\.0\.1:\d+\/lab\?token=\w+/.exec(chunk)?.[0];
     if (url && !announced) {
       announced = true;
-      console.log(`\nwinlake lab: JupyterLab is running — open ${url}\n(kernel "TypeScript (tslab)"; Ctrl-C stops it)\n`);
+      console.log(`\nwinlake lab: JupyterLab is running — open ${url}\nlakehouse: ${LAKEHOUSE_HOME} (WINLAKE_HOME)\n(kernel "TypeScript (tslab)"; Ctrl-C stops it)\n`);
     }
   });
   // Ctrl-C reaches Jupyter directly too (same process group); a forwarded second SIGINT confirms its

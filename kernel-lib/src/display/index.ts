@@ -1,8 +1,11 @@
 /** Rich display for notebooks: HTML tables, schema trees, server-side SVG charts, process trees. */
 export { escapeHtml, formatCount } from './escape.js';
-export { cellToHtml, cellToText, shortTypeName, type CellLimits } from './values.js';
-export { frameToHtml, frameToText, previewFrame, rowCountNotice, DISPLAY_CSS, type TableOptions, type TablePreview } from './table.js';
+export { DISPLAY_CSS } from './css.js';
+export { cellClass, cellToHtml, cellToText, shortTypeName, type CellLimits } from './values.js';
+export { frameToHtml, frameToText, previewFrame, previewToHtml, rowCountNotice, type TableOptions, type TablePreview } from './table.js';
 export { schemaToHtml } from './schema.js';
+export { errorToHtml, inspectRich } from './present.js';
+export { isRecords, recordsToHtml, recordsToText, type Records } from './records.js';
 export { isScanReport, scanReportText, scanReportToHtml, formatBytes } from './scan-report.js';
 export {
   renderVegaLite,
@@ -22,6 +25,9 @@ export {
   htmlToText,
   progressDisplay,
   progressLine,
+  queryStatusHtml,
+  queryStatusText,
+  type QueryView,
   type StreamProgress,
   type ProgressDisplay,
   type ProgressDisplayOptions,

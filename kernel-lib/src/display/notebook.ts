@@ -1,38 +1,10 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { Frame, schemaTree, type SchemaField } from '../frame/index.js';
 import { escapeHtml, formatCount, unescapeHtml } from './escape.js';
 import { schemaToHtml } from './schema.js';
 import { isScanReport, scanReportText, scanReportToHtml } from './scan-report.js';
 import { frameToHtml, frameToText, type TableOptions } from './table.js';
-
-/** The part of tslab's `Display` that winlake uses (tslab is a dev tool, not a dependency). */
-interface TslabDisplay {
-  html(s: string): void;
-  text(s: string): void;
-}
-interface TslabModule {
-  display: TslabDisplay;
-  newDisplay(): TslabDisplay;
-}
-
-const require = createRequire(import.meta.url);
-let tslabModule: TslabModule | null | undefined;
-
-/**
- * The tslab module of the kernel this process runs in, or undefined outside a tslab kernel.
- * Looks for the kernel's already-loaded `tslab/dist/jupyter.js` instead of importing tslab, so
- * that outside notebooks nothing is loaded (tslab pulls in a TypeScript compiler), and so that the
- * display goes to the very module instance the kernel wired to Jupyter.
- */
-function tslab(): TslabModule | undefined {
-  if (tslabModule === undefined) {
-    const marker = `${path.sep}tslab${path.sep}dist${path.sep}jupyter.js`;
-    const kernelFile = Object.keys(require.cache).find((file) => file.endsWith(marker));
-    tslabModule = kernelFile ? (require(path.join(path.dirname(kernelFile), 'public.js')) as TslabModule) : null;
-  }
-  return tslabModule ?? undefined;
-}
+import { showHtml, tslab } from './tslab.js';
+import { isRecords, recordsToHtml, recordsToText } from './records.js';
 
 /**
  * True when rich output can be shown: this process is a tslab kernel.
@@ -40,19 +12,6 @@ function tslab(): TslabModule | undefined {
  */
 export function inNotebook(): boolean {
   return tslab() !== undefined;
-}
-
-/** Sends HTML to the notebook; false when there is no notebook to send it to. */
-function showHtml(html: string, target?: TslabDisplay): boolean {
-  const t = tslab();
-  if (!t) return false;
-  try {
-    (target ?? t.display).html(html);
-    return true;
-  } catch {
-    // tslab throws "Not ready" when its module is loaded but no cell is executing.
-    return false;
-  }
 }
 
 /** HTML that {@link display} shows as is. */
@@ -73,7 +32,8 @@ export function html(markup: string): Html {
 
 /**
  * Shows a value: in a tslab notebook as HTML (a Frame as a table, a `SchemaField[]` as a tree, a
- * scan report (`await df.explain()`) as files and bytes skipped per stage, an
+ * scan report (`await df.explain()`) as files and bytes skipped per stage, a list of plain records
+ * (`await listTables()`) as a table, an
  * SVG chart, {@link Html} or a string starting with `<` as itself, other strings and values as
  * preformatted text), elsewhere as text on stdout.
  *
@@ -97,6 +57,11 @@ export async function display(value: unknown, options: TableOptions = {}): Promi
   if (isSchema(value)) {
     if (showHtml(schemaToHtml(value))) return;
     console.log(schemaTree(value));
+    return;
+  }
+  if (isRecords(value)) {
+    if (showHtml(recordsToHtml(value, { limit: options.limit }))) return;
+    console.log(recordsToText(value, { limit: options.limit }));
     return;
   }
   if (value instanceof Html) {
@@ -294,4 +259,30 @@ function progressHtml(title: string | undefined, recent: readonly StreamProgress
   const heading = title ? `<b>${escapeHtml(title)}</b> — ` : '';
   return `<div class="wl-progress" style="font:12px ui-monospace,monospace">${heading}${formatCount(batches)} batches, ${formatCount(rows)} rows
 <table style="border-collapse:collapse"><tr><th>batch</th><th>rows</th><th>in rows/s</th><th>processed rows/s</th><th>ms</th><th>lag</th></tr>${body}</table></div>`;
+}
+
+/** What {@link queryStatusHtml} needs of a streaming query (a `StreamingQuery` fits as is). */
+export interface QueryView {
+  readonly id: string;
+  readonly name: string | null;
+  readonly status: { message: string };
+  readonly recentProgress: readonly StreamProgress[];
+}
+
+/**
+ * A streaming query's state as HTML: its name, status and its recent batches.
+ * @example display(html(queryStatusHtml(query)))
+ */
+export function queryStatusHtml(q: QueryView, keep = 8): string {
+  const rows = q.recentProgress.reduce((s, p) => s + Number(p.numInputRows), 0);
+  return progressHtml(`streaming query ${q.name ?? q.id}: ${q.status.message}`, q.recentProgress.slice(-keep), q.recentProgress.length, rows);
+}
+
+/**
+ * A streaming query's state in one line, with its last batch.
+ * @example queryStatusText(query) // => 'streaming query bronze: Waiting for data; batch 3: 5,000 rows in 810 ms, ...'
+ */
+export function queryStatusText(q: QueryView): string {
+  const last = q.recentProgress.at(-1);
+  return `streaming query ${q.name ?? q.id}: ${q.status.message}${last ? `; ${progressLine(last)}` : ''}`;
 }

@@ -2,7 +2,7 @@ import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Frame } from '../frame/index.js';
 import { requireColumns } from './charts.js';
 import { escapeHtml, formatCount } from './escape.js';
-import { DISPLAY_CSS } from './table.js';
+import { DISPLAY_CSS } from './css.js';
 
 /** Options for {@link processTree}. */
 export interface ProcessTreeOptions {

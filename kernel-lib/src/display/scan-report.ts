@@ -1,6 +1,6 @@
 import type { ScanReport } from '../frame/index.js';
 import { escapeHtml, formatCount } from './escape.js';
-import { DISPLAY_CSS } from './table.js';
+import { DISPLAY_CSS } from './css.js';
 
 /**
  * True for a {@link ScanReport} (what `Frame.explain()` returns for a Delta scan).

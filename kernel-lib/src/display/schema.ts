@@ -1,6 +1,6 @@
 import type { SchemaField } from '../frame/index.js';
 import { escapeHtml } from './escape.js';
-import { DISPLAY_CSS } from './table.js';
+import { DISPLAY_CSS } from './css.js';
 
 /**
  * Renders a schema as a collapsible HTML tree: structs, lists and maps are `<details>` elements

@@ -1,7 +1,8 @@
 import type { DuckDBType } from '@duckdb/node-api';
 import type { Frame } from '../frame/index.js';
 import { escapeHtml, formatCount } from './escape.js';
-import { cellToHtml, cellToText, DEFAULT_CELL_LIMITS, shortTypeName, type CellLimits } from './values.js';
+import { DISPLAY_CSS } from './css.js';
+import { cellClass, cellToHtml, cellToText, DEFAULT_CELL_LIMITS, shortTypeName, type CellLimits } from './values.js';
 
 /** Options for {@link frameToHtml} and {@link frameToText}. */
 export interface TableOptions {
@@ -33,47 +34,38 @@ export async function previewFrame(df: Frame, limit: number): Promise<TablePrevi
   return { names: result.columnNames(), types: result.columnTypes(), rows: result.getRowsJS() as unknown[][], total };
 }
 
-/** CSS for tables, schema trees and process trees; scoped by the `wl-` class prefix. */
-export const DISPLAY_CSS = `<style>
-.wl-frame{border-collapse:collapse;font:12px/1.35 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-.wl-frame th,.wl-frame td{border:1px solid #d0d7de;padding:2px 6px;text-align:left;vertical-align:top;max-width:40em}
-.wl-frame th{background:#f6f8fa;position:sticky;top:0}
-.wl-type{color:#6e7781;font-weight:normal;font-size:11px}
-.wl-null{color:#8c959f;font-style:italic}
-.wl-nest b{color:#0550ae;font-weight:normal}
-.wl-cut{text-decoration:underline dotted #8c959f}
-.wl-caption{font:12px sans-serif;color:#57606a;margin:4px 0}
-.wl-schema,.wl-schema ul{list-style:none;padding-left:1.2em;margin:0;font:12px/1.5 ui-monospace,monospace}
-.wl-schema summary{cursor:pointer}
-.wl-ptree,.wl-ptree ul{list-style:none;padding-left:1.4em;margin:0;font:12px/1.5 ui-monospace,monospace}
-.wl-ptree .wl-cmd{color:#57606a}
-.wl-ptree .wl-time{color:#8c959f}
-.wl-scan{font:12px sans-serif}
-.wl-scan .wl-total td{font-weight:bold}
-</style>`;
-
 /**
  * Renders the first rows of a Frame as an HTML table: column names with their types in the header,
- * nested values as compact lists, NULLs styled, long strings cut (full value in the tooltip), and
- * the total row count ("showing 20 of 12,345 rows"). All data is HTML-escaped.
+ * text left- and numbers right-aligned, timestamps on one line, nested values collapsed to one
+ * line that expands on click, NULLs styled, long strings cut (full value in the tooltip), the
+ * total row count ("showing 20 of 12,345 rows"). A wide table scrolls sideways with its first
+ * column kept in view. Colours follow the JupyterLab theme. All data is HTML-escaped.
  *
  * @example
  * const html = await frameToHtml(df, { limit: 50 });
  * tslab.display.html(html);
  */
 export async function frameToHtml(df: Frame, options: TableOptions = {}): Promise<string> {
-  const { names, types, rows, total } = await previewFrame(df, options.limit ?? 20);
+  return previewToHtml(await previewFrame(df, options.limit ?? 20), options);
+}
+
+/**
+ * The HTML table of a {@link TablePreview} (see {@link frameToHtml}).
+ * @example previewToHtml(await previewFrame(df, 5))
+ */
+export function previewToHtml(preview: TablePreview, options: TableOptions = {}): string {
+  const { names, types, rows, total } = preview;
   const limits = cellLimits(options);
+  const classes = types.map((t, i) => [cellClass(t), i === 0 ? 'wl-sticky' : ''].filter(Boolean).join(' '));
+  const attr = (i: number): string => (classes[i] ? ` class="${classes[i]}"` : '');
   const head = names
     .map((name, i) => {
       const type = types[i]!;
-      return `<th title="${escapeHtml(type.toString())}">${escapeHtml(name)}<br><span class="wl-type">${escapeHtml(shortTypeName(type))}</span></th>`;
+      return `<th${attr(i)} title="${escapeHtml(type.toString())}">${escapeHtml(name)}<br><span class="wl-type">${escapeHtml(shortTypeName(type))}</span></th>`;
     })
     .join('');
-  const body = rows
-    .map((row) => `<tr>${row.map((v, i) => `<td>${cellToHtml(v, types[i]!, limits)}</td>`).join('')}</tr>`)
-    .join('\n');
-  return `${DISPLAY_CSS}<div class="wl-table"><table class="wl-frame"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table><div class="wl-caption">${escapeHtml(rowCountNotice(rows.length, total))}</div></div>`;
+  const body = rows.map((row) => `<tr>${row.map((v, i) => `<td${attr(i)}>${cellToHtml(v, types[i]!, limits)}</td>`).join('')}</tr>`).join('\n');
+  return `${DISPLAY_CSS}<div class="wl-table"><table class="wl-frame"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div><div class="wl-caption">${escapeHtml(rowCountNotice(rows.length, total))}</div>`;
 }
 
 /**

@@ -12,37 +12,84 @@ export interface CellLimits {
 export const DEFAULT_CELL_LIMITS: CellLimits = { maxChars: 80, maxItems: 10 };
 
 /**
- * Renders one DuckDB value (as returned by `getRowsJS`) as HTML, guided by its column type:
- * structs and maps as compact `key: value` lists in braces, lists as `[a, b]`, NULL styled.
- * Every piece of data is escaped.
+ * Renders one DuckDB value (as returned by `getRowsJS`) as HTML, guided by its column type.
+ * A struct, map or list is one line (its text form, cut) that expands on click into one
+ * `key: value` line per entry, nested values collapsed again: plain `<details>`, so it needs no
+ * script and works in nbconvert HTML too. NULL is styled; every piece of data is escaped.
  *
- * @example cellToHtml({ a: 1 }, structType) // => '<span class="wl-nest">{<b>a</b>: 1}</span>'
+ * @example cellToHtml({ a: 1 }, structType) // => '<details class="wl-nest"><summary>{a: 1}</summary>...'
  */
 export function cellToHtml(value: unknown, type: DuckDBType, limits: CellLimits = DEFAULT_CELL_LIMITS): string {
   if (value === null || value === undefined) return '<span class="wl-null">NULL</span>';
+  const entries = nestedEntries(value, type, limits);
+  if (!entries) return cutHtml(scalarToText(value, type), limits.maxChars);
+  const summary = escapeHtml(cutText(cellToText(value, type, limits), limits.maxChars));
+  if (entries.items.length === 0) return summary;
+  const lines = entries.items.map(([key, v, t]) => `<li><span class="wl-key">${key}</span>: ${cellToHtml(v, t, limits)}</li>`);
+  if (entries.hidden > 0) lines.push(`<li class="wl-type">… +${entries.hidden} more</li>`);
+  return `<details class="wl-nest"><summary>${summary}</summary><ul class="wl-kv">${lines.join('')}</ul></details>`;
+}
+
+/** The entries of a nested value as (escaped key HTML, value, type), or undefined for a scalar. */
+function nestedEntries(value: unknown, type: DuckDBType, limits: CellLimits): { items: [string, unknown, DuckDBType][]; hidden: number } | undefined {
   switch (type.typeId) {
     case DuckDBTypeId.STRUCT: {
       const obj = value as Record<string, unknown>;
-      const parts = type.entryNames.map(
-        (name, i) => `<b>${escapeHtml(name)}</b>: ${cellToHtml(obj[name], type.entryTypes[i]!, limits)}`,
-      );
-      return `<span class="wl-nest">{${parts.join(', ')}}</span>`;
+      return { items: type.entryNames.map((name, i) => [escapeHtml(name), obj[name], type.entryTypes[i]!]), hidden: 0 };
     }
     case DuckDBTypeId.MAP: {
-      const entries = value as { key: unknown; value: unknown }[];
-      const parts = entries
-        .slice(0, limits.maxItems)
-        .map((e) => `<b>${cellToHtml(e.key, type.keyType, limits)}</b>: ${cellToHtml(e.value, type.valueType, limits)}`);
-      return `<span class="wl-nest">{${parts.join(', ')}${more(entries.length, limits.maxItems)}}</span>`;
+      const all = value as { key: unknown; value: unknown }[];
+      const items = all.slice(0, limits.maxItems).map((e): [string, unknown, DuckDBType] => [cellToHtml(e.key, type.keyType, limits), e.value, type.valueType]);
+      return { items, hidden: Math.max(0, all.length - limits.maxItems) };
     }
     case DuckDBTypeId.LIST:
     case DuckDBTypeId.ARRAY: {
-      const items = value as unknown[];
-      const parts = items.slice(0, limits.maxItems).map((v) => cellToHtml(v, type.valueType, limits));
-      return `<span class="wl-nest">[${parts.join(', ')}${more(items.length, limits.maxItems)}]</span>`;
+      const all = value as unknown[];
+      const items = all.slice(0, limits.maxItems).map((v, i): [string, unknown, DuckDBType] => [String(i), v, type.valueType]);
+      return { items, hidden: Math.max(0, all.length - limits.maxItems) };
     }
     default:
-      return cutHtml(scalarToText(value, type), limits.maxChars);
+      return undefined;
+  }
+}
+
+/**
+ * The alignment class of a column: `wl-n` (numbers: right-aligned, no wrap), `wl-t` (dates and
+ * times: no wrap), `wl-s` (text: left-aligned, wraps at spaces), '' otherwise.
+ * @example cellClass(INTEGER) // => 'wl-n'
+ */
+export function cellClass(type: DuckDBType): 'wl-n' | 'wl-t' | 'wl-s' | '' {
+  switch (type.typeId) {
+    case DuckDBTypeId.TINYINT:
+    case DuckDBTypeId.SMALLINT:
+    case DuckDBTypeId.INTEGER:
+    case DuckDBTypeId.BIGINT:
+    case DuckDBTypeId.HUGEINT:
+    case DuckDBTypeId.UTINYINT:
+    case DuckDBTypeId.USMALLINT:
+    case DuckDBTypeId.UINTEGER:
+    case DuckDBTypeId.UBIGINT:
+    case DuckDBTypeId.UHUGEINT:
+    case DuckDBTypeId.FLOAT:
+    case DuckDBTypeId.DOUBLE:
+    case DuckDBTypeId.DECIMAL:
+      return 'wl-n';
+    case DuckDBTypeId.DATE:
+    case DuckDBTypeId.TIME:
+    case DuckDBTypeId.TIME_TZ:
+    case DuckDBTypeId.TIMESTAMP:
+    case DuckDBTypeId.TIMESTAMP_S:
+    case DuckDBTypeId.TIMESTAMP_MS:
+    case DuckDBTypeId.TIMESTAMP_NS:
+    case DuckDBTypeId.TIMESTAMP_TZ:
+    case DuckDBTypeId.INTERVAL:
+    case DuckDBTypeId.UUID:
+      return 'wl-t';
+    case DuckDBTypeId.VARCHAR:
+    case DuckDBTypeId.ENUM:
+      return 'wl-s';
+    default:
+      return '';
   }
 }
 

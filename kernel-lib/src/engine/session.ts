@@ -1,6 +1,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { inspect } from 'node:util';
 
 /** Options for the DuckDB session behind a notebook. */
 export interface SessionOptions {
@@ -86,20 +87,41 @@ export class Session {
   }
 }
 
-/** A SQL statement that DuckDB refused, with DuckDB's own message and the statement. */
+/**
+ * A SQL statement that DuckDB refused. The message is DuckDB's own text (with its hint, e.g.
+ * "Candidate bindings: ..."), which names what the user wrote; the generated statement (every
+ * Parquet path of a scan) is kept in `sql` and added to the message only when the `WINLAKE_DEBUG`
+ * environment variable is set. Printed (`console.error`, a failed notebook cell) it is that one
+ * message, not a stack trace and its cause's again.
+ */
 export class SqlError extends Error {
-  constructor(
-    readonly sql: string,
-    cause: unknown,
-  ) {
-    const message = cause instanceof Error ? cause.message : String(cause);
-    super(`${message}\n  in SQL: ${sql.length > 2000 ? `${sql.slice(0, 2000)}…` : sql}`, { cause });
+  declare readonly sql: string;
+
+  constructor(sql: string, cause: unknown) {
+    const engine = cause instanceof Error ? cause.message : String(cause);
+    // DuckDB quotes the statement around the error ("LINE 1: SELECT ... ^"): for a Delta scan that
+    // is a wall of Parquet paths, so it is kept for debugging only.
+    const message = debugging() ? engine : engine.replace(/\n+LINE \d+:[\s\S]*$/, '');
+    super(debugging() ? `${message}\n  in SQL: ${sql.length > 2000 ? `${sql.slice(0, 2000)}…` : sql}` : message, { cause });
     this.name = 'SqlError';
+    // Not enumerable, so printing the error does not list the statement once more.
+    Object.defineProperty(this, 'sql', { value: sql, enumerable: false });
+    Object.defineProperty(this, 'cause', { value: cause, enumerable: false });
   }
+
   /** DuckDB's message without the SQL text. */
   get engineMessage(): string {
     return this.cause instanceof Error ? this.cause.message : String(this.cause);
   }
+
+  [inspect.custom](): string {
+    return debugging() ? (this.stack ?? this.message) : `${this.name}: ${this.message}\n(set WINLAKE_DEBUG=1 to see the generated SQL)`;
+  }
+}
+
+function debugging(): boolean {
+  const v = process.env.WINLAKE_DEBUG;
+  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 }
 
 let defaultSession: Promise<Session> | undefined;

@@ -1,4 +1,5 @@
 import type * as arrow from 'apache-arrow';
+import { inspect } from 'node:util';
 import { quoteIdent } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import { arrowTableFrom } from './arrow.js';
@@ -35,6 +36,40 @@ type Plan =
   | { kind: 'scan'; source: ScanSource; predicates: ExprNode[] }
   | { kind: 'op'; input: Plan; render: (from: string) => string | Promise<string> };
 
+/** What {@link Frame}, its schema and scan reports look like to a person. */
+export type Presentable = Frame | SchemaField[] | ScanReport;
+
+/**
+ * How people see Frames, schemas and scan reports: display/ (a folder above this one) plugs in
+ * HTML tables for notebooks and text tables for terminals; without it, plain text.
+ */
+export interface FramePresenter {
+  /** What `util.inspect` shows (`console.log(df)`, a notebook cell's last expression); `topLevel` false inside another value. */
+  inspect(value: Presentable, topLevel: boolean): string;
+  /** Shows the first `n` rows of a Frame. */
+  show(frame: Frame, n: number): Promise<void>;
+}
+
+let presenter: FramePresenter | undefined;
+
+/**
+ * Sets how Frames, schemas and scan reports are shown (display/ does this when it loads).
+ * @example setFramePresenter({ inspect: () => 'a frame', show: async () => {} });
+ */
+export function setFramePresenter(p: FramePresenter | undefined): void {
+  presenter = p;
+}
+
+/** Gives a plain schema or scan report an invisible `util.inspect` hook, so it too shows itself. */
+function presentable<T extends SchemaField[] | ScanReport>(value: T, fallback: (v: T) => string): T {
+  Object.defineProperty(value, inspect.custom, {
+    value: (depth: number, options: { depth?: number | null }) =>
+      presenter ? presenter.inspect(value, depth === options.depth) : fallback(value),
+    enumerable: false,
+  });
+  return value;
+}
+
 let tempCounter = 0;
 
 /** A column to order by: a name (ascending) or a name with a direction. */
@@ -69,6 +104,18 @@ export class Frame {
   /** A Frame over a scan that can skip data by the filters applied to it. */
   static fromScan(session: Session, source: ScanSource): Frame {
     return new Frame(session, { kind: 'scan', source, predicates: [] });
+  }
+
+  /** A one-line description of the rows, e.g. `Frame over delta table process (2 filters)`. */
+  describe(): string {
+    const scan = findScan(this.plan);
+    const source = scan ? scan.source.label : 'a SQL query';
+    const steps = countSteps(this.plan) + (scan ? scan.predicates.length : 0);
+    return `Frame over ${source}${steps ? ` (${steps} step${steps === 1 ? '' : 's'})` : ''}`;
+  }
+
+  [inspect.custom](depth: number, options: { depth?: number | null }): string {
+    return presenter ? presenter.inspect(this, depth === options.depth) : `${this.describe()}: await df.show() to see rows`;
   }
 
   /** The SQL that produces this Frame's rows. */
@@ -209,7 +256,10 @@ export class Frame {
   async schema(): Promise<SchemaField[]> {
     const result = await this.session.run(`SELECT * FROM (${await this.toSql()}) LIMIT 0`);
     const types = result.columnTypes();
-    return result.columnNames().map((n, i) => fieldFromDuckDBType(n, types[i]!));
+    return presentable(
+      result.columnNames().map((n, i) => fieldFromDuckDBType(n, types[i]!)),
+      schemaTree,
+    );
   }
 
   /** The schema as a text tree (Spark's printSchema). */
@@ -266,8 +316,9 @@ export class Frame {
     await this.session.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS ${await this.toSql()}`);
   }
 
-  /** Prints the first `n` rows as a text table. */
+  /** Shows the first `n` rows: an HTML table in a notebook, a text table in a terminal. */
   async show(n = 20): Promise<void> {
+    if (presenter) return presenter.show(this, n);
     const rows = await this.limit(n + 1).toRows();
     console.log(textTable(rows.slice(0, n), rows.length > n));
   }
@@ -275,7 +326,7 @@ export class Frame {
   /** For a table scan: the files it reads and skips, stage by stage. Otherwise, DuckDB's plan. */
   async explain(): Promise<ScanReport | string> {
     const scan = findScan(this.plan);
-    if (scan) return scan.source.explain(scan.predicates);
+    if (scan) return presentable(await scan.source.explain(scan.predicates), (r) => JSON.stringify(r, null, 2));
     const rows = await this.session.rows<{ explain_value: string }>(`EXPLAIN ${await this.toSql()}`);
     return rows.map((r) => r.explain_value).join('\n');
   }
@@ -301,6 +352,10 @@ async function renderPlan(plan: Plan): Promise<string> {
     case 'op':
       return plan.render(await renderPlan(plan.input));
   }
+}
+
+function countSteps(plan: Plan): number {
+  return plan.kind === 'op' ? 1 + countSteps(plan.input) : 0;
 }
 
 function findScan(plan: Plan): Extract<Plan, { kind: 'scan' }> | undefined {

@@ -88,7 +88,8 @@ export class Catalog {
     if (found) return found;
     const known = this.list().map((t) => `${t.name} (${t.tier})`);
     throw new Error(
-      `no table named ${JSON.stringify(name)} in the lakehouse at ${this.root}; known tables: ${known.length ? known.join(', ') : '(none)'}`,
+      `no table named ${JSON.stringify(name)} in the lakehouse at ${this.root}; known tables: ${known.length ? known.join(', ') : '(none)'}` +
+        ' (another lakehouse: set WINLAKE_HOME, or pass --home to the CLI)',
     );
   }
 

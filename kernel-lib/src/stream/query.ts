@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inspect } from 'node:util';
+import { inspectRich, queryStatusHtml, queryStatusText } from '../display/index.js';
 import type { Frame } from '../frame/index.js';
 import { StreamCheckpoint, type PlannedBatch } from './checkpoint.js';
 import { offsetsAdvance, type Offsets } from './source.js';
@@ -99,6 +101,11 @@ export class StreamingQuery {
   /** Starts the query; it runs in the background until stopped (or, for availableNow, until caught up). */
   static start(stream: StreamFrame, sink: BatchSink, options: StreamingQueryOptions): StreamingQuery {
     return new StreamingQuery(stream, sink, options);
+  }
+
+  /** A cell's last expression or `console.log(query)`: its status and recent batches, as HTML in a notebook. */
+  [inspect.custom](depth: number, options: { depth?: number | null }): string {
+    return inspectRich(() => queryStatusHtml(this), () => queryStatusText(this), depth === options.depth);
   }
 
   get status(): StreamStatus {

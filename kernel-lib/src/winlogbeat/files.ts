@@ -85,7 +85,7 @@ interface TarChunk {
  * @example for await (const c of tarFiles(createReadStream('x.tar'))) console.log(c.name, c.data.length);
  */
 export async function* tarFiles(input: AsyncIterable<Buffer>): AsyncGenerator<TarChunk> {
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   let entry: { name: string; remaining: number; padding: number; regular: boolean; meta: 'pax' | 'longname' | null; metaData: Buffer[] } | undefined;
   let nextName: string | undefined;
   let ended = false;
