@@ -16,6 +16,7 @@ import {
   writeAlerts,
   type CompiledRule,
 } from '../kernel-lib/src/detect/index.js';
+import { loadPack } from '../kernel-lib/src/cim/pack.js';
 import { Catalog } from '../kernel-lib/src/lakehouse/catalog.js';
 import { readTable, writeTableBatch } from '../kernel-lib/src/lakehouse/tables.js';
 import { tempDir, testSession } from './helpers.js';
@@ -47,8 +48,8 @@ type Row = Record<string, string | null>;
 let tableCounter = 0;
 
 /** Compiles the rule, loads the rows into a table with every column it needs, returns matching row numbers. */
-async function matching(detection: string, rows: Row[], category = 'process_creation'): Promise<{ ids: number[]; compiled: CompiledRule }> {
-  const compiled = compileRule(parseSigmaRule(ruleYaml(detection, category)));
+async function matching(detection: string, rows: Row[], category = 'process_creation', lenient = false): Promise<{ ids: number[]; compiled: CompiledRule }> {
+  const compiled = compileRule(parseSigmaRule(ruleYaml(detection, category)), sigmaFieldMap(), { lenient });
   const eventId = sigmaFieldMap().categories[category]!.eventIds[0]!;
   const columns = new Set<string>(['event_id', ...Object.values(sigmaFieldMap().categories[category]!.fields)]);
   for (const c of Object.values(compiled.fields)) if (c) columns.add(c);
@@ -61,8 +62,8 @@ async function matching(detection: string, rows: Row[], category = 'process_crea
   return { ids: found.map((r) => Number(r.id)), compiled };
 }
 
-async function ids(detection: string, rows: Row[], category?: string): Promise<number[]> {
-  return (await matching(detection, rows, category)).ids;
+async function ids(detection: string, rows: Row[], category?: string, lenient?: boolean): Promise<number[]> {
+  return (await matching(detection, rows, category, lenient)).ids;
 }
 
 function compileError(detection: string, category?: string): SigmaError {
@@ -202,8 +203,8 @@ describe('modifiers', () => {
     const rows = [{ file_name_original: 'cmd.exe' }, { file_name_original: null }];
     assert.deepEqual(await ids('    selection:\n        OriginalFileName|exists: true\n    condition: selection', rows), [0]);
     assert.deepEqual(await ids('    selection:\n        OriginalFileName|exists: false\n    condition: selection', rows), [1]);
-    assert.deepEqual(await ids('    selection:\n        NoSuchField|exists: false\n    condition: selection', rows), [0, 1]);
-    assert.deepEqual(await ids('    selection:\n        NoSuchField|exists: true\n    condition: selection', rows), []);
+    assert.deepEqual(await ids('    selection:\n        NoSuchField|exists: false\n    condition: selection', rows, undefined, true), [0, 1]);
+    assert.deepEqual(await ids('    selection:\n        NoSuchField|exists: true\n    condition: selection', rows, undefined, true), []);
   });
 
   it('|lt, |lte, |gt, |gte compare numbers; text that is no number never matches', async () => {
@@ -289,9 +290,16 @@ describe('conditions', () => {
 });
 
 describe('absent fields', () => {
-  it('never match, also under not, and are reported as warnings', async () => {
+  it('refuse the rule, naming every such field, unless lenient', () => {
+    const detection = "    selection:\n        TargetFilename|endswith: '.dll'\n        ParentImage: 'x'\n    filter:\n        CommandLine|contains: 'x'\n    condition: selection and not filter";
+    const err = compileError(detection, 'file_event');
+    assert.equal(err.construct, 'fields');
+    assert.match(err.message, /fields ParentImage, CommandLine are not mapped for file_event \(table File\)/);
+  });
+
+  it('in lenient mode never match, also under not, and are reported as warnings', async () => {
     const detection = "    selection:\n        TargetFilename|endswith: '.dll'\n    filter:\n        CommandLine|contains: 'x'\n    condition: selection and not filter";
-    const { ids: found, compiled } = await matching(detection, [{ file_name: 'C:\\a.dll' }, { file_name: 'C:\\a.txt' }], 'file_event');
+    const { ids: found, compiled } = await matching(detection, [{ file_name: 'C:\\a.dll' }, { file_name: 'C:\\a.txt' }], 'file_event', true);
     assert.deepEqual(found, [0]);
     assert.equal(compiled.table, 'File');
     assert.deepEqual(compiled.eventIds, ['11']);
@@ -307,11 +315,12 @@ describe('absent fields', () => {
     assert.match(c.warnings.join('\n'), /Image maps to process_file_path, which table Process does not have/);
   });
 
-  it('pipe_created notes that event 17 never reaches the Process table', () => {
+  it('pipe_created reads Sysmon 17 and 18, both loaded by the Process pack', () => {
     const c = compileRule(parseSigmaRule(ruleYaml("    selection:\n        PipeName|startswith: '\\psexesvc'\n    condition: selection", 'pipe_created')));
     assert.equal(c.table, 'Process');
     assert.deepEqual(c.eventIds, ['17', '18']);
-    assert.match(c.warnings.join('\n'), /event 17 of pipe_created is not among the Process pack's sources/);
+    assert.deepEqual(c.warnings, []);
+    assert.deepEqual(loadPack('Process').sources[0]!.eventIds, ['1', '5', '17', '18']);
   });
 });
 
@@ -337,7 +346,7 @@ describe('clear errors for what cannot be compiled exactly', () => {
     ['aggregation', "    s:\n        Image: 'x'\n    condition: s | count() by Image > 5", /aggregations/],
     ['syntax', "    s:\n        Image: 'x'\n    condition: (s and s", /missing \)/],
     ['trailing token', "    s:\n        Image: 'x'\n    condition: s s", /unexpected "s" after a complete condition/],
-    ['category', "    s:\n        Image: 'x'\n    condition: s", /category ps_module is not supported/, 'ps_module'],
+    ['category', "    s:\n        Image: 'x'\n    condition: s", /category no_such_category is not supported/, 'no_such_category'],
   ];
   for (const [name, detection, message, category] of cases) {
     it(name, () => {
