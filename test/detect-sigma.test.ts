@@ -4,6 +4,8 @@
  * gold alerts written exactly once.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { quoteIdent, sqlLiteral } from '../kernel-lib/src/engine/quote.js';
 import { Frame } from '../kernel-lib/src/frame/index.js';
@@ -15,8 +17,10 @@ import {
   SigmaError,
   writeAlerts,
   type CompiledRule,
+  type SigmaRule,
 } from '../kernel-lib/src/detect/index.js';
 import { loadPack } from '../kernel-lib/src/cim/pack.js';
+import { loadEventFiles } from '../kernel-lib/src/lakehouse/load-files.js';
 import { Catalog } from '../kernel-lib/src/lakehouse/catalog.js';
 import { readTable, writeTableBatch } from '../kernel-lib/src/lakehouse/tables.js';
 import { tempDir, testSession } from './helpers.js';
@@ -446,5 +450,59 @@ describe('runSigmaRules and writeAlerts over a lakehouse', () => {
     assert.equal((a.detected_at as Date).toISOString(), '2026-01-07T00:00:00.000Z');
     assert.equal(JSON.parse(a.event as string).process_command_line, 'whoami evil');
     assert.equal(new Set(rows.map((r) => r.alert_id)).size, 4);
+  });
+});
+
+describe('services and the channel view', () => {
+  const doc = (channel: string, eventId: number, data: Record<string, string>, message: string, host: string): string =>
+    JSON.stringify({ '@timestamp': '2026-01-05T10:00:00.000Z', agent: { type: 'winlogbeat', hostname: host }, winlog: { channel, event_id: eventId, provider_name: 'P', event_data: data }, message });
+  const serviceRule = (service: string, detection: string): SigmaRule =>
+    parseSigmaRule(ruleYaml(detection).replace('    category: process_creation', `    service: ${service}`));
+
+  it('service rules read their channel through event data names; keywords search message and event data', async () => {
+    const session = await testSession();
+    const catalog = new Catalog(tempDir());
+    const file = path.join(tempDir(), 'events.ndjson');
+    writeFileSync(
+      file,
+      [
+        doc('Security', 4625, { TargetUserName: 'admin', LogonType: '3' }, 'An account failed to log on.', 'h0'),
+        doc('Security', 4625, { TargetUserName: 'bob', LogonType: '10' }, 'An account failed to log on.', 'h1'),
+        doc('System', 7045, { ServiceName: 'evil', ImagePath: 'C:\\x\\mimikatz.exe' }, 'A service was installed.', 'h2'),
+        doc('Application', 1000, { Data: 'nothing' }, 'sekurlsa::logonpasswords was run', 'h3'),
+      ].join('\n') + '\n',
+    );
+    await loadEventFiles([file], { catalog, session });
+    const rules = [
+      serviceRule('security', "    s:\n        EventID: 4625\n        LogonType: 3\n    condition: s"),
+      serviceRule('system', "    s:\n        Provider_Name: 'P'\n        ImagePath|endswith: '\\mimikatz.exe'\n    condition: s"),
+      parseSigmaRule(ruleYaml("    keywords:\n        - 'MIMIKATZ'\n        - 'sekurlsa::'\n    condition: keywords").replace('    category: process_creation\n', '')),
+      serviceRule('security', "    s:\n        NoSuchField: 'x'\n    condition: s"),
+    ];
+    const results = await runSigmaRules(rules, { catalog, session, countBy: 'dvc_hostname', sample: 1 });
+    assert.equal(results[0]!.error, undefined, results[0]!.error);
+    assert.deepEqual(results.slice(0, 3).map((r) => r.matchesBy), [{ h0: 1 }, { h2: 1 }, { h2: 1, h3: 1 }]);
+    assert.equal(results[0]!.table, 'channel view');
+    assert.match(results[0]!.compiled!.sql, /"_sourcetype" IN \('Security'\)/);
+    assert.equal(results[0]!.sample?.length, 1);
+    // A field no event of the channel has is data-dependent in the channel view: a warning, not a refusal.
+    assert.equal(results[3]!.matches, 0);
+    assert.match(results[3]!.warnings.join('\n'), /NoSuchField maps to winlog:event_data:NoSuchField, which no event read has/);
+  });
+
+  it('an unknown service is refused with the supported ones', () => {
+    assert.throws(() => compileRule(serviceRule('nosuch', "    s:\n        a: 'x'\n    condition: s")), /service nosuch is not supported \(no channel known for it\); supported: security, /);
+  });
+
+  it('many contains values of a field are one regular expression with the same matches; folded columns are named once', async () => {
+    const values = ['a.b', 'c(d', 'e|f', 'q{r', 's+t', 'k[l', 'm$n', 'o^p', '😀'];
+    const detection = `    s:\n        CommandLine|contains:\n${values.map((v) => `            - '${v.replace(/'/g, "''")}'`).join('\n')}\n    condition: s`;
+    const rows = ['xx A.B yy', 'axb', 'E|F', 'ehf', 'smile 😀', 'Q{R', 'qxr', null].map((c) => ({ process_command_line: c }));
+    const { ids: found, compiled } = await matching(detection, rows);
+    assert.match(compiled.sql, /regexp_matches\(lower\("process_command_line"\), '\(\?s\)\(\?:a\\\.b\|/);
+    assert.deepEqual(found, [0, 2, 4, 5]);
+    const folded = compileRule(parseSigmaRule(ruleYaml(detection)), sigmaFieldMap(), { foldedColumns: true });
+    assert.deepEqual(folded.folded, { 'lower("process_command_line")': 'lower("process_command_line")' });
+    assert.match(folded.sql, /regexp_matches\("lower\(""process_command_line""\)"/);
   });
 });
