@@ -10,7 +10,9 @@ import { describe, it } from 'node:test';
 import { quoteIdent, sqlLiteral } from '../kernel-lib/src/engine/quote.js';
 import { Frame } from '../kernel-lib/src/frame/index.js';
 import {
+  checkRules,
   compileRule,
+  compileSigma,
   parseSigmaRule,
   runSigmaRules,
   sigmaFieldMap,
@@ -23,7 +25,7 @@ import { loadPack } from '../kernel-lib/src/cim/pack.js';
 import { loadEventFiles } from '../kernel-lib/src/lakehouse/load-files.js';
 import { Catalog } from '../kernel-lib/src/lakehouse/catalog.js';
 import { readTable, writeTableBatch } from '../kernel-lib/src/lakehouse/tables.js';
-import { tempDir, testSession } from './helpers.js';
+import { SHARED_DATA, tempDir, testSession } from './helpers.js';
 
 const session = await testSession();
 
@@ -504,5 +506,27 @@ describe('services and the channel view', () => {
     const folded = compileRule(parseSigmaRule(ruleYaml(detection)), sigmaFieldMap(), { foldedColumns: true });
     assert.deepEqual(folded.folded, { 'lower("process_command_line")': 'lower("process_command_line")' });
     assert.match(folded.sql, /regexp_matches\("lower\(""process_command_line""\)"/);
+  });
+});
+
+describe('checkRules and compileSigma over SigmaHQ rules/windows', () => {
+  it('at least 98% compile; every refusal has a reason, and refused fields are named', () => {
+    const checks = checkRules(path.join(SHARED_DATA, 'sigma', 'rules', 'windows'));
+    const refused = checks.filter((c) => c.status === 'refused');
+    assert.ok(checks.length > 2000, `${checks.length} rules`);
+    assert.ok(refused.length / checks.length <= 0.02, `${refused.length} of ${checks.length} refused: ${refused.map((c) => c.reason).join('\n')}`);
+    for (const c of refused) assert.match(c.reason ?? '', /^Sigma rule .+: (fields: fields? \S+.* not mapped for|.+)/);
+    assert.ok(refused.some((c) => /field CommandLine is not mapped for file_event/.test(c.reason ?? '')));
+    const pipe = checks.filter((c) => c.file.includes(`${path.sep}pipe_created${path.sep}`));
+    assert.ok(pipe.length > 0 && pipe.every((c) => c.status === 'compiled' && c.warnings.length === 0));
+  });
+
+  it('compileSigma takes a rule file and gives the SQL and what it reads', () => {
+    const dir = path.join(SHARED_DATA, 'sigma', 'rules', 'windows', 'builtin', 'security');
+    const file = checkRules(dir).find((c) => c.status === 'compiled')!.file;
+    const c = compileSigma(file);
+    assert.deepEqual(c.tables, ['channel view']);
+    assert.deepEqual(c.channels, ['Security']);
+    assert.match(c.sql, /^"_sourcetype" IN \('Security'\)/);
   });
 });

@@ -45,6 +45,8 @@ export interface CompiledRule {
   table: string;
   /** The `event_id` values the category covers. */
   eventIds: string[];
+  /** For the channel view: the channels read (empty: every channel). */
+  channels?: string[];
   /** The full WHERE predicate: event ids and detection. */
   sql: string;
   /** The detection alone (no event id filter). */
@@ -118,6 +120,7 @@ export function compileRule(rule: SigmaRule, fieldMap: SigmaFieldMap = sigmaFiel
     category: target.category,
     table: target.table,
     eventIds: [...target.eventIds],
+    ...(target.channels ? { channels: [...target.channels] } : {}),
     sql: eventFilter ? `${eventFilter} AND ${detectionSql}` : detectionSql,
     detectionSql,
     fields: Object.fromEntries(ctx.used),
