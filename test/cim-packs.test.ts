@@ -182,7 +182,7 @@ describe('applyPack on a synthetic flattened batch', () => {
 
   it('makes absent raw fields NULL, and derives Process process_name from Image when ProcessName is absent', async () => {
     const rows = await (await applyPack(flat, 'Process')).toRows();
-    assert.equal(rows.length, 3);
+    assert.equal(rows.length, 4); // Sysmon 1, 5, 17, 18
     for (const row of rows) {
       assert.equal(row.process_name_raw, null);
       assert.equal(row.process_name, `Image@${String(row.event_id)}`);

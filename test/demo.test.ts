@@ -68,7 +68,7 @@ function expected(): Expected {
   const runs = new Map<ScenarioName, Set<number>>();
   let simulatedProcess = 0;
   for (const e of simulateWithTruth(demoSimulation(EVENTS, new Date('2026-01-01T00:00:00Z')))) {
-    if (e.doc.winlog.channel === SYSMON && ['1', '5', '18'].includes(String(e.doc.winlog.event_id))) simulatedProcess++;
+    if (e.doc.winlog.channel === SYSMON && ['1', '5', '17', '18'].includes(String(e.doc.winlog.event_id))) simulatedProcess++;
     if (e.scenario) runs.set(e.scenario, (runs.get(e.scenario) ?? new Set()).add(e.run));
   }
   const scenarioRuns = new Map(SCENARIOS.map((s) => [s, runs.get(s)?.size ?? 0]));
@@ -82,7 +82,7 @@ function expected(): Expected {
   const mordorRegSave = sysmon([1]).filter((d) => /reg(\.exe)?"?\s+save\s+hklm\\(sam|security|system)/i.test(String(d.CommandLine))).length;
   return {
     bronze: EVENTS + mordor.length,
-    process: simulatedProcess + sysmon([1, 5, 18]).length,
+    process: simulatedProcess + sysmon([1, 5, 17, 18]).length,
     scenarioRuns,
     // One event per run of each scenario matches its hunt (the others are steps the hunt does not target).
     hunts: new Map([

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import yaml from 'js-yaml';
 import { buildSilver } from '../kernel-lib/src/cim/build-silver.js';
-import { runSigmaRules, sigmaFieldMap, loadSigmaRules, type SigmaRule, type SigmaRunResult } from '../kernel-lib/src/detect/index.js';
+import { runSigmaRules, ruleTarget, loadSigmaRules, type SigmaRule, type SigmaRunResult } from '../kernel-lib/src/detect/index.js';
 import { Catalog } from '../kernel-lib/src/lakehouse/catalog.js';
 import { BRONZE_TABLE, loadEventFiles } from '../kernel-lib/src/lakehouse/load-files.js';
 import { readEventFiles } from '../kernel-lib/src/winlogbeat/convert.js';
@@ -64,11 +64,16 @@ function findCases(): RegressionCase[] {
 
 const cases = findCases();
 const rulesById = new Map(loadSigmaRules(RULES).map((r) => [r.id, r]));
-const categories = sigmaFieldMap().categories;
 for (const c of cases) {
   c.rule = rulesById.get(c.ruleId);
-  if (!c.rule) c.skip = `rule ${c.ruleId} is not among the shared rules (sigma/rules holds the Sysmon categories only)`;
-  else if (!c.rule.logsource.category || !categories[c.rule.logsource.category]) c.skip = `logsource ${JSON.stringify(c.rule.logsource)} is not supported`;
+  if (!c.rule) c.skip = `rule ${c.ruleId} is not among the shared rules`;
+  else {
+    try {
+      ruleTarget(c.rule);
+    } catch (err) {
+      c.skip = (err as Error).message;
+    }
+  }
 }
 const runnable = cases.filter((c) => !c.skip);
 

@@ -4,21 +4,28 @@
  * gold alerts written exactly once.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { quoteIdent, sqlLiteral } from '../kernel-lib/src/engine/quote.js';
 import { Frame } from '../kernel-lib/src/frame/index.js';
 import {
+  checkRules,
   compileRule,
+  compileSigma,
   parseSigmaRule,
   runSigmaRules,
   sigmaFieldMap,
   SigmaError,
   writeAlerts,
   type CompiledRule,
+  type SigmaRule,
 } from '../kernel-lib/src/detect/index.js';
+import { loadPack } from '../kernel-lib/src/cim/pack.js';
+import { loadEventFiles } from '../kernel-lib/src/lakehouse/load-files.js';
 import { Catalog } from '../kernel-lib/src/lakehouse/catalog.js';
 import { readTable, writeTableBatch } from '../kernel-lib/src/lakehouse/tables.js';
-import { tempDir, testSession } from './helpers.js';
+import { SHARED_DATA, tempDir, testSession } from './helpers.js';
 
 const session = await testSession();
 
@@ -47,8 +54,8 @@ type Row = Record<string, string | null>;
 let tableCounter = 0;
 
 /** Compiles the rule, loads the rows into a table with every column it needs, returns matching row numbers. */
-async function matching(detection: string, rows: Row[], category = 'process_creation'): Promise<{ ids: number[]; compiled: CompiledRule }> {
-  const compiled = compileRule(parseSigmaRule(ruleYaml(detection, category)));
+async function matching(detection: string, rows: Row[], category = 'process_creation', lenient = false): Promise<{ ids: number[]; compiled: CompiledRule }> {
+  const compiled = compileRule(parseSigmaRule(ruleYaml(detection, category)), sigmaFieldMap(), { lenient });
   const eventId = sigmaFieldMap().categories[category]!.eventIds[0]!;
   const columns = new Set<string>(['event_id', ...Object.values(sigmaFieldMap().categories[category]!.fields)]);
   for (const c of Object.values(compiled.fields)) if (c) columns.add(c);
@@ -61,8 +68,8 @@ async function matching(detection: string, rows: Row[], category = 'process_crea
   return { ids: found.map((r) => Number(r.id)), compiled };
 }
 
-async function ids(detection: string, rows: Row[], category?: string): Promise<number[]> {
-  return (await matching(detection, rows, category)).ids;
+async function ids(detection: string, rows: Row[], category?: string, lenient?: boolean): Promise<number[]> {
+  return (await matching(detection, rows, category, lenient)).ids;
 }
 
 function compileError(detection: string, category?: string): SigmaError {
@@ -202,8 +209,8 @@ describe('modifiers', () => {
     const rows = [{ file_name_original: 'cmd.exe' }, { file_name_original: null }];
     assert.deepEqual(await ids('    selection:\n        OriginalFileName|exists: true\n    condition: selection', rows), [0]);
     assert.deepEqual(await ids('    selection:\n        OriginalFileName|exists: false\n    condition: selection', rows), [1]);
-    assert.deepEqual(await ids('    selection:\n        NoSuchField|exists: false\n    condition: selection', rows), [0, 1]);
-    assert.deepEqual(await ids('    selection:\n        NoSuchField|exists: true\n    condition: selection', rows), []);
+    assert.deepEqual(await ids('    selection:\n        NoSuchField|exists: false\n    condition: selection', rows, undefined, true), [0, 1]);
+    assert.deepEqual(await ids('    selection:\n        NoSuchField|exists: true\n    condition: selection', rows, undefined, true), []);
   });
 
   it('|lt, |lte, |gt, |gte compare numbers; text that is no number never matches', async () => {
@@ -289,9 +296,16 @@ describe('conditions', () => {
 });
 
 describe('absent fields', () => {
-  it('never match, also under not, and are reported as warnings', async () => {
+  it('refuse the rule, naming every such field, unless lenient', () => {
+    const detection = "    selection:\n        TargetFilename|endswith: '.dll'\n        ParentImage: 'x'\n    filter:\n        CommandLine|contains: 'x'\n    condition: selection and not filter";
+    const err = compileError(detection, 'file_event');
+    assert.equal(err.construct, 'fields');
+    assert.match(err.message, /fields ParentImage, CommandLine are not mapped for file_event \(table File\)/);
+  });
+
+  it('in lenient mode never match, also under not, and are reported as warnings', async () => {
     const detection = "    selection:\n        TargetFilename|endswith: '.dll'\n    filter:\n        CommandLine|contains: 'x'\n    condition: selection and not filter";
-    const { ids: found, compiled } = await matching(detection, [{ file_name: 'C:\\a.dll' }, { file_name: 'C:\\a.txt' }], 'file_event');
+    const { ids: found, compiled } = await matching(detection, [{ file_name: 'C:\\a.dll' }, { file_name: 'C:\\a.txt' }], 'file_event', true);
     assert.deepEqual(found, [0]);
     assert.equal(compiled.table, 'File');
     assert.deepEqual(compiled.eventIds, ['11']);
@@ -307,11 +321,12 @@ describe('absent fields', () => {
     assert.match(c.warnings.join('\n'), /Image maps to process_file_path, which table Process does not have/);
   });
 
-  it('pipe_created notes that event 17 never reaches the Process table', () => {
+  it('pipe_created reads Sysmon 17 and 18, both loaded by the Process pack', () => {
     const c = compileRule(parseSigmaRule(ruleYaml("    selection:\n        PipeName|startswith: '\\psexesvc'\n    condition: selection", 'pipe_created')));
     assert.equal(c.table, 'Process');
     assert.deepEqual(c.eventIds, ['17', '18']);
-    assert.match(c.warnings.join('\n'), /event 17 of pipe_created is not among the Process pack's sources/);
+    assert.deepEqual(c.warnings, []);
+    assert.deepEqual(loadPack('Process').sources[0]!.eventIds, ['1', '5', '17', '18']);
   });
 });
 
@@ -337,7 +352,7 @@ describe('clear errors for what cannot be compiled exactly', () => {
     ['aggregation', "    s:\n        Image: 'x'\n    condition: s | count() by Image > 5", /aggregations/],
     ['syntax', "    s:\n        Image: 'x'\n    condition: (s and s", /missing \)/],
     ['trailing token', "    s:\n        Image: 'x'\n    condition: s s", /unexpected "s" after a complete condition/],
-    ['category', "    s:\n        Image: 'x'\n    condition: s", /category ps_module is not supported/, 'ps_module'],
+    ['category', "    s:\n        Image: 'x'\n    condition: s", /category no_such_category is not supported/, 'no_such_category'],
   ];
   for (const [name, detection, message, category] of cases) {
     it(name, () => {
@@ -437,5 +452,81 @@ describe('runSigmaRules and writeAlerts over a lakehouse', () => {
     assert.equal((a.detected_at as Date).toISOString(), '2026-01-07T00:00:00.000Z');
     assert.equal(JSON.parse(a.event as string).process_command_line, 'whoami evil');
     assert.equal(new Set(rows.map((r) => r.alert_id)).size, 4);
+  });
+});
+
+describe('services and the channel view', () => {
+  const doc = (channel: string, eventId: number, data: Record<string, string>, message: string, host: string): string =>
+    JSON.stringify({ '@timestamp': '2026-01-05T10:00:00.000Z', agent: { type: 'winlogbeat', hostname: host }, winlog: { channel, event_id: eventId, provider_name: 'P', event_data: data }, message });
+  const serviceRule = (service: string, detection: string): SigmaRule =>
+    parseSigmaRule(ruleYaml(detection).replace('    category: process_creation', `    service: ${service}`));
+
+  it('service rules read their channel through event data names; keywords search message and event data', async () => {
+    const session = await testSession();
+    const catalog = new Catalog(tempDir());
+    const file = path.join(tempDir(), 'events.ndjson');
+    writeFileSync(
+      file,
+      [
+        doc('Security', 4625, { TargetUserName: 'admin', LogonType: '3' }, 'An account failed to log on.', 'h0'),
+        doc('Security', 4625, { TargetUserName: 'bob', LogonType: '10' }, 'An account failed to log on.', 'h1'),
+        doc('System', 7045, { ServiceName: 'evil', ImagePath: 'C:\\x\\mimikatz.exe' }, 'A service was installed.', 'h2'),
+        doc('Application', 1000, { Data: 'nothing' }, 'sekurlsa::logonpasswords was run', 'h3'),
+      ].join('\n') + '\n',
+    );
+    await loadEventFiles([file], { catalog, session });
+    const rules = [
+      serviceRule('security', "    s:\n        EventID: 4625\n        LogonType: 3\n    condition: s"),
+      serviceRule('system', "    s:\n        Provider_Name: 'P'\n        ImagePath|endswith: '\\mimikatz.exe'\n    condition: s"),
+      parseSigmaRule(ruleYaml("    keywords:\n        - 'MIMIKATZ'\n        - 'sekurlsa::'\n    condition: keywords").replace('    category: process_creation\n', '')),
+      serviceRule('security', "    s:\n        NoSuchField: 'x'\n    condition: s"),
+    ];
+    const results = await runSigmaRules(rules, { catalog, session, countBy: 'dvc_hostname', sample: 1 });
+    assert.equal(results[0]!.error, undefined, results[0]!.error);
+    assert.deepEqual(results.slice(0, 3).map((r) => r.matchesBy), [{ h0: 1 }, { h2: 1 }, { h2: 1, h3: 1 }]);
+    assert.equal(results[0]!.table, 'channel view');
+    assert.match(results[0]!.compiled!.sql, /"_sourcetype" IN \('Security'\)/);
+    assert.equal(results[0]!.sample?.length, 1);
+    // A field no event of the channel has is data-dependent in the channel view: a warning, not a refusal.
+    assert.equal(results[3]!.matches, 0);
+    assert.match(results[3]!.warnings.join('\n'), /NoSuchField maps to winlog:event_data:NoSuchField, which no event read has/);
+  });
+
+  it('an unknown service is refused with the supported ones', () => {
+    assert.throws(() => compileRule(serviceRule('nosuch', "    s:\n        a: 'x'\n    condition: s")), /service nosuch is not supported \(no channel known for it\); supported: security, /);
+  });
+
+  it('many contains values of a field are one regular expression with the same matches; folded columns are named once', async () => {
+    const values = ['a.b', 'c(d', 'e|f', 'q{r', 's+t', 'k[l', 'm$n', 'o^p', '😀'];
+    const detection = `    s:\n        CommandLine|contains:\n${values.map((v) => `            - '${v.replace(/'/g, "''")}'`).join('\n')}\n    condition: s`;
+    const rows = ['xx A.B yy', 'axb', 'E|F', 'ehf', 'smile 😀', 'Q{R', 'qxr', null].map((c) => ({ process_command_line: c }));
+    const { ids: found, compiled } = await matching(detection, rows);
+    assert.match(compiled.sql, /regexp_matches\(lower\("process_command_line"\), '\(\?s\)\(\?:a\\\.b\|/);
+    assert.deepEqual(found, [0, 2, 4, 5]);
+    const folded = compileRule(parseSigmaRule(ruleYaml(detection)), sigmaFieldMap(), { foldedColumns: true });
+    assert.deepEqual(folded.folded, { 'lower("process_command_line")': 'lower("process_command_line")' });
+    assert.match(folded.sql, /regexp_matches\("lower\(""process_command_line""\)"/);
+  });
+});
+
+describe('checkRules and compileSigma over SigmaHQ rules/windows', () => {
+  it('at least 98% compile; every refusal has a reason, and refused fields are named', () => {
+    const checks = checkRules(path.join(SHARED_DATA, 'sigma', 'rules', 'windows'));
+    const refused = checks.filter((c) => c.status === 'refused');
+    assert.ok(checks.length > 2000, `${checks.length} rules`);
+    assert.ok(refused.length / checks.length <= 0.02, `${refused.length} of ${checks.length} refused: ${refused.map((c) => c.reason).join('\n')}`);
+    for (const c of refused) assert.match(c.reason ?? '', /^Sigma rule .+: (fields: fields? \S+.* not mapped for|.+)/);
+    assert.ok(refused.some((c) => /field CommandLine is not mapped for file_event/.test(c.reason ?? '')));
+    const pipe = checks.filter((c) => c.file.includes(`${path.sep}pipe_created${path.sep}`));
+    assert.ok(pipe.length > 0 && pipe.every((c) => c.status === 'compiled' && c.warnings.length === 0));
+  });
+
+  it('compileSigma takes a rule file and gives the SQL and what it reads', () => {
+    const dir = path.join(SHARED_DATA, 'sigma', 'rules', 'windows', 'builtin', 'security');
+    const file = checkRules(dir).find((c) => c.status === 'compiled')!.file;
+    const c = compileSigma(file);
+    assert.deepEqual(c.tables, ['channel view']);
+    assert.deepEqual(c.channels, ['Security']);
+    assert.match(c.sql, /^"_sourcetype" IN \('Security'\)/);
   });
 });

@@ -84,7 +84,8 @@ export const PROCESS_NAME_EXPR = `EXPR=coalesce(${PROCESS_NAME_STAGING}, nullif(
  * column and process_name is derived (see {@link PROCESS_NAME_EXPR}).
  */
 export const PROCESS_PACK_TRANSFORMS: Transform[] = [
-  REFERENCE_PROCESS_TRANSFORMS[0]!,
+  // The reference's CASE, with Sysmon 17 (pipe created: Sigma's pipe_created reads 17 and 18).
+  { new: ['event_message', "EXPR=CASE WHEN event_id = '1' THEN 'Process Started' WHEN event_id = '5' THEN 'Process Terminated' WHEN event_id = '17' THEN 'Pipe Created' WHEN event_id = '18' THEN 'Pipe Connected' END"] },
   { new: ['process_name', PROCESS_NAME_EXPR] },
   ...REFERENCE_PROCESS_TRANSFORMS.slice(1).map(
     (t): Transform => ('rename' in t && t.rename[1] === 'process_name' ? { rename: [t.rename[0], PROCESS_NAME_STAGING] } : t),
@@ -324,12 +325,12 @@ function buildProcessPack(ossemDir: string): MappingPack {
   return {
     table: 'Process',
     description:
-      "Sysmon process events: create (1), terminate (5), pipe connected (18). The reference notebook's mapping, verbatim but for process_name, which falls back to the file name of Image since Sysmon has no ProcessName; its names are OSSEM-DD's except those listed in extensions (and 5's User is OSSEM's actor_user_name, mapped to user_name here as in the reference).",
-    sources: [{ sourcetype: SYSMON, eventIds: ['1', '5', '18'] }],
+      "Sysmon process events: create (1), terminate (5), pipe created (17, which the reference lacks), pipe connected (18). The reference notebook's mapping, verbatim but for process_name, which falls back to the file name of Image since Sysmon has no ProcessName; its names are OSSEM-DD's except those listed in extensions (and 5's User is OSSEM's actor_user_name, mapped to user_name here as in the reference).",
+    sources: [{ sourcetype: SYSMON, eventIds: ['1', '5', '17', '18'] }],
     partitions: ['_event_date'],
     bloom: ['user_name'],
     zorder: ['process_name', 'event_id'],
-    ossem: ['1', '5', '18'].map((id) => ({ dictionary: ossemDictionaryFor(ossemDir, SYSMON, id)!, eventId: id })),
+    ossem: ['1', '5', '17', '18'].map((id) => ({ dictionary: ossemDictionaryFor(ossemDir, SYSMON, id)!, eventId: id })),
     extensions: REFERENCE_PROCESS_EXTENSIONS,
     transforms: PROCESS_PACK_TRANSFORMS,
   };

@@ -9,7 +9,7 @@ import { quoteIdent, quoteString } from '../engine/quote.js';
 import { cidrSql } from './cidr.js';
 import { parseCondition, type ConditionNode } from './condition.js';
 import { SigmaError } from './errors.js';
-import { sigmaFieldMap, type SigmaFieldMap, type SigmaTarget } from './field-map.js';
+import { CHANNEL_TEXT, EVENT_DATA_PREFIX, USER_DATA_PREFIX, sigmaFieldMap, type SigmaFieldMap, type SigmaTarget } from './field-map.js';
 import { ruleLabel, type SigmaFieldCondition, type SigmaRule, type SigmaSearch } from './rule.js';
 import { ANY, fieldTests, ONE, type Piece, type ValueTest } from './value.js';
 
@@ -21,7 +21,21 @@ export interface CompileOptions {
    * mapped column exists and is text.
    */
   columns?: Readonly<Record<string, string>>;
+  /**
+   * Compile a field the category does not map as absent (never matches, a warning) instead of
+   * refusing the rule. Default false: a misspelt field must not make a rule silently never match.
+   */
+  lenient?: boolean;
+  /**
+   * Refer to each case-folded column as a column named `lower(<column>)` (listed in
+   * {@link CompiledRule.folded}) instead of calling lower() in every comparison, so that a runner
+   * computes it once per row for all its rules. Default false: `sql` stands alone.
+   */
+  foldedColumns?: boolean;
 }
+
+/** Values of one field above which contains/startswith/endswith alternatives become one regular expression. */
+const ALTERNATION_MIN = 8;
 
 /** A compiled rule. */
 export interface CompiledRule {
@@ -31,6 +45,8 @@ export interface CompiledRule {
   table: string;
   /** The `event_id` values the category covers. */
   eventIds: string[];
+  /** For the channel view: the channels read (empty: every channel). */
+  channels?: string[];
   /** The full WHERE predicate: event ids and detection. */
   sql: string;
   /** The detection alone (no event id filter). */
@@ -39,6 +55,8 @@ export interface CompiledRule {
   fields: Record<string, string | null>;
   /** Things the rule uses that the table cannot give (they never match), and category notes. */
   warnings: string[];
+  /** With `foldedColumns`: the column name each folded expression is referred to by → its SQL (`lower(...)`). */
+  folded: Record<string, string>;
 }
 
 /** Constructs DuckDB's RE2 does not have: lookaround, backreferences, atomic groups, possessive quantifiers. */
@@ -50,11 +68,12 @@ const RE2_UNSUPPORTED: [RegExp, string][] = [
 ];
 
 /**
- * Compiles a rule to a predicate over the silver table of its logsource category.
+ * Compiles a rule to a predicate over the silver table of its logsource category, or over the
+ * generic channel view (flattened bronze) for a service or a category no silver table holds.
  * Throws a {@link SigmaError} naming the rule and construct for what cannot be compiled exactly:
- * an unsupported logsource, modifier or condition form, or a regular expression DuckDB (RE2)
- * cannot run. Fields the table does not have never match (`Field: null` and `|exists: false` do),
- * and are listed in `warnings`.
+ * an unsupported logsource, modifier or condition form, a regular expression DuckDB (RE2)
+ * cannot run, or (unless `lenient`) fields the category does not map, all named. Fields mapped to a
+ * column the data lacks never match (`Field: null` and `|exists: false` do), and are listed in `warnings`.
  *
  * @example
  * const c = compileRule(parseSigmaRule(text));
@@ -64,7 +83,7 @@ const RE2_UNSUPPORTED: [RegExp, string][] = [
 export function compileRule(rule: SigmaRule, fieldMap: SigmaFieldMap = sigmaFieldMap(), options: CompileOptions = {}): CompiledRule {
   const label = ruleLabel(rule);
   const target = resolveTarget(rule, fieldMap, label);
-  const ctx = new CompileContext(label, target, options.columns);
+  const ctx = new CompileContext(label, target, options.columns, options.foldedColumns ?? false);
   const searchNames = [...rule.searches.keys()];
   const trees = rule.conditions.map((c) => parseCondition(c, searchNames, label));
   const searchSql = new Map<string, string>();
@@ -85,17 +104,28 @@ export function compileRule(rule: SigmaRule, fieldMap: SigmaFieldMap = sigmaFiel
     }
   };
   const detectionSql = trees.length === 1 ? render(trees[0]!) : `(${trees.map(render).join(' OR ')})`;
-  const eventIdColumn = quoteIdent(target.fields.EventID ?? 'event_id');
-  const eventFilter = `${eventIdColumn} IN (${target.eventIds.map(quoteString).join(', ')})`;
+  if (ctx.unmapped.size > 0 && !options.lenient) {
+    throw new SigmaError(
+      label,
+      'fields',
+      `${ctx.unmapped.size === 1 ? 'field' : 'fields'} ${[...ctx.unmapped].join(', ')} ${ctx.unmapped.size === 1 ? 'is' : 'are'} not mapped for ${target.category} (table ${target.table}): no column holds ${ctx.unmapped.size === 1 ? 'it' : 'them'} (compile leniently to treat ${ctx.unmapped.size === 1 ? 'it' : 'them'} as absent)`,
+    );
+  }
+  const filters: string[] = [];
+  if (target.channels && target.channels.length > 0) filters.push(`${quoteIdent('_sourcetype')} IN (${target.channels.map(quoteString).join(', ')})`);
+  if (target.eventIds.length > 0) filters.push(`${ctx.columnSql(target.fields.EventID ?? 'event_id') ?? 'NULL'} IN (${target.eventIds.map(quoteString).join(', ')})`);
+  const eventFilter = filters.join(' AND ');
   return {
     rule,
     category: target.category,
     table: target.table,
     eventIds: [...target.eventIds],
-    sql: `${eventFilter} AND ${detectionSql}`,
+    ...(target.channels ? { channels: [...target.channels] } : {}),
+    sql: eventFilter ? `${eventFilter} AND ${detectionSql}` : detectionSql,
     detectionSql,
     fields: Object.fromEntries(ctx.used),
     warnings: [...target.notes, ...ctx.warnings],
+    folded: Object.fromEntries(ctx.folded),
   };
 }
 
@@ -111,25 +141,36 @@ export function ruleTarget(rule: SigmaRule, fieldMap: SigmaFieldMap = sigmaField
 
 function resolveTarget(rule: SigmaRule, fieldMap: SigmaFieldMap, label: string): SigmaTarget {
   const { category, product, service } = rule.logsource;
-  const known = Object.keys(fieldMap.categories).join(', ');
   if (product !== undefined && product.toLowerCase() !== 'windows') throw new SigmaError(label, 'logsource', `product ${product} is not supported (windows only)`);
-  if (service !== undefined) throw new SigmaError(label, 'logsource', `service ${service} is not supported; supported are the categories ${known}`);
-  if (category === undefined) throw new SigmaError(label, 'logsource', `no category; supported: ${known}`);
-  const target = fieldMap.categories[category];
-  if (!target) throw new SigmaError(label, 'logsource', `category ${category} is not supported; supported: ${known}`);
-  return target;
+  if (category !== undefined) {
+    const target = fieldMap.categories[category];
+    if (!target) throw new SigmaError(label, 'logsource', `category ${category} is not supported; supported: ${Object.keys(fieldMap.categories).join(', ')}`);
+    return target;
+  }
+  if (service !== undefined) {
+    const target = fieldMap.services[service];
+    if (!target) throw new SigmaError(label, 'logsource', `service ${service} is not supported (no channel known for it); supported: ${Object.keys(fieldMap.services).join(', ')}`);
+    return target;
+  }
+  if (product === undefined) throw new SigmaError(label, 'logsource', 'no product, category or service');
+  return fieldMap.product;
 }
 
 /** Per-rule compilation state: which fields were used, and the warnings. */
 class CompileContext {
   readonly used = new Map<string, string | null>();
   readonly warnings: string[] = [];
+  /** Fields the category does not map. */
+  readonly unmapped = new Set<string>();
+  /** Folded column name → SQL, with `foldedColumns`. */
+  readonly folded = new Map<string, string>();
   private readonly columnTypes: Map<string, { name: string; type: string }> | undefined;
 
   constructor(
     private readonly rule: string,
     private readonly target: SigmaTarget,
     columns: Readonly<Record<string, string>> | undefined,
+    private readonly foldColumns: boolean,
   ) {
     this.columnTypes = columns ? new Map(Object.entries(columns).map(([name, type]) => [name.toLowerCase(), { name, type }])) : undefined;
   }
@@ -148,27 +189,42 @@ class CompileContext {
 
   /** A text expression for a Sigma field, or null when the table has no column for it. */
   column(field: string): string | null {
-    const mapped = this.target.fields[field] ?? Object.entries(this.target.fields).find(([k]) => k.toLowerCase() === field.toLowerCase())?.[1];
-    let sql: string | null = null;
-    if (mapped !== undefined) {
-      if (!this.columnTypes) sql = quoteIdent(mapped);
-      else {
-        const real = this.columnTypes.get(mapped.toLowerCase());
-        if (real) sql = /^VARCHAR$/i.test(real.type) ? quoteIdent(real.name) : `CAST(${quoteIdent(real.name)} AS VARCHAR)`;
-      }
-    }
+    const mapped =
+      this.target.fields[field] ??
+      Object.entries(this.target.fields).find(([k]) => k.toLowerCase() === field.toLowerCase())?.[1] ??
+      (this.target.channels ? `${EVENT_DATA_PREFIX}${field}` : undefined);
+    let sql = mapped === undefined ? null : this.columnSql(mapped);
+    // An event with UserData (not EventData) has its fields under winlog.user_data.
+    if (sql === null && mapped?.startsWith(EVENT_DATA_PREFIX) && this.target.channels) sql = this.columnSql(USER_DATA_PREFIX + mapped.slice(EVENT_DATA_PREFIX.length));
     if (!this.used.has(field)) {
       this.used.set(field, sql === null ? null : (mapped ?? null));
+      if (mapped === undefined) this.unmapped.add(field);
       if (sql === null) {
         this.warnings.push(
           mapped === undefined
             ? `field ${field} is not mapped for ${this.target.category} (table ${this.target.table}): treated as absent, its tests never match`
-            : `field ${field} maps to ${mapped}, which table ${this.target.table} does not have: treated as absent`,
+            : `field ${field} maps to ${mapped}, which ${this.target.channels ? 'no event read has' : `table ${this.target.table} does not have`}: treated as absent`,
         );
       }
     }
     return sql;
   }
+
+  /** A column as text SQL (cast when not VARCHAR), or null when the real columns lack it. */
+  columnSql(column: string): string | null {
+    if (!this.columnTypes) return quoteIdent(column);
+    const real = this.columnTypes.get(column.toLowerCase());
+    if (!real) return null;
+    return /^VARCHAR$/i.test(real.type) ? quoteIdent(real.name) : `CAST(${quoteIdent(real.name)} AS VARCHAR)`;
+  }
+
+  /** A column's case-folded SQL: lower(column), or with `foldedColumns` the name of that computed column. */
+  readonly fold = (column: string): string => {
+    const sql = `lower(${column})`;
+    if (!this.foldColumns) return sql;
+    this.folded.set(sql, sql);
+    return quoteIdent(sql);
+  };
 
   private conditions(conds: readonly SigmaFieldCondition[]): string {
     return wrapJoin(
@@ -184,18 +240,24 @@ class CompileContext {
     // OR over values is one flat OR of every alternative, so exact values can share one IN list.
     const joined =
       tests.join === 'or'
-        ? wrapJoin(groupEquals(column, tests.values.flat(), each), 'OR')
-        : wrapJoin(tests.values.map((alts) => wrapJoin(groupEquals(column, alts, each), 'OR')), 'AND');
+        ? wrapJoin(this.group(column, tests.values.flat(), each), 'OR')
+        : wrapJoin(tests.values.map((alts) => wrapJoin(this.group(column, alts, each), 'OR')), 'AND');
     return joined === 'TRUE' || joined === 'FALSE' || tests.values.every((v) => v.every(neverNull)) ? joined : `coalesce(${joined}, FALSE)`;
   }
 
-  /** Keywords: the values searched (as substrings) in every text column the category maps. */
+  /**
+   * Keywords: the values searched (as substrings) in the event's text. In the channel view that is
+   * its {@link CHANNEL_TEXT} column (the message and every event data value); in a silver table,
+   * every text column the category maps (silver keeps no message).
+   */
   private keywords(name: string, cond: SigmaFieldCondition): string {
     const tests = fieldTests({ ...cond, field: name === '' ? '(keywords)' : name }, this.rule);
-    const columns = [...new Set(Object.values(this.target.fields))]
-      .filter((c) => !this.columnTypes || this.columnTypes.get(c.toLowerCase())?.type.toUpperCase() === 'VARCHAR')
-      .sort()
-      .map((c) => quoteIdent(this.columnTypes?.get(c.toLowerCase())?.name ?? c));
+    const columns = this.target.channels
+      ? [quoteIdent(CHANNEL_TEXT)]
+      : [...new Set(Object.values(this.target.fields))]
+          .filter((c) => !this.columnTypes || this.columnTypes.get(c.toLowerCase())?.type.toUpperCase() === 'VARCHAR')
+          .sort()
+          .map((c) => quoteIdent(this.columnTypes?.get(c.toLowerCase())?.name ?? c));
     const perValue = tests.values.map((alts) =>
       wrapJoin(
         alts.flatMap((t) => {
@@ -208,6 +270,34 @@ class CompileContext {
     return wrapJoin(perValue, tests.join === 'and' ? 'AND' : 'OR');
   }
 
+  /**
+   * OR-ed alternatives of one field, grouped: exact values as one `IN` list, and many
+   * startswith/endswith/contains values as one regular expression per anchor (RE2 matches an
+   * alternation of literals in one pass over the value, where a chain of hundreds of contains()
+   * scans it once per value); the rest one by one.
+   */
+  private group(column: string | null, alts: readonly ValueTest[], each: (t: ValueTest) => string): string[] {
+    if (column === null || alts.length < 2) return alts.map(each);
+    const byAnchor = new Map<Anchor, PatternTest[]>();
+    for (const t of alts) {
+      const simple = simplePattern(t);
+      if (simple) byAnchor.set(simple.anchor, [...(byAnchor.get(simple.anchor) ?? []), t as PatternTest]);
+    }
+    const grouped = new Set<ValueTest>();
+    const out: string[] = [];
+    for (const [anchor, tests] of byAnchor) {
+      const literals = [...new Set(tests.map((t) => simplePattern(t)!.literal.toLowerCase()))];
+      if (anchor === 'exact' && tests.length >= 2) out.push(`${this.fold(column)} IN (${literals.map(quoteString).join(', ')})`);
+      else if (anchor !== 'exact' && tests.length >= ALTERNATION_MIN) {
+        const body = `(?:${literals.map(regexLiteral).join('|')})`;
+        const re = anchor === 'start' ? `^${body}` : anchor === 'end' ? `${body}$` : body;
+        out.push(`regexp_matches(${this.fold(column)}, ${quoteString(`(?s)${re}`)})`);
+      } else continue;
+      for (const t of tests) grouped.add(t);
+    }
+    return [...out, ...alts.filter((t) => !grouped.has(t)).map(each)];
+  }
+
   private test(column: string | null, t: ValueTest, cond: SigmaFieldCondition): string {
     if (column === null) return t.kind === 'null' || (t.kind === 'exists' && !t.exists) ? 'TRUE' : 'FALSE';
     switch (t.kind) {
@@ -216,7 +306,7 @@ class CompileContext {
       case 'exists':
         return t.exists ? `${column} IS NOT NULL` : `${column} IS NULL`;
       case 'pattern':
-        return patternSql(column, t.pieces, t.cased);
+        return patternSql(column, t.pieces, t.cased, this.fold);
       case 'regex':
         return this.regex(column, t.pattern, t.flags, cond);
       case 'cidr':
@@ -230,7 +320,7 @@ class CompileContext {
       case 'fieldref': {
         const other = this.column(t.field);
         if (other === null) return 'FALSE';
-        return t.cased ? `${column} = ${other}` : `lower(${column}) = lower(${other})`;
+        return t.cased ? `${column} = ${other}` : `${this.fold(column)} = ${this.fold(other)}`;
       }
     }
   }
@@ -244,16 +334,26 @@ class CompileContext {
   }
 }
 
-/**
- * Several exact (no wildcard) values of one field, OR-ed, as one `IN` list; the rest one by one.
- */
-function groupEquals(column: string | null, alts: readonly ValueTest[], each: (t: ValueTest) => string): string[] {
-  if (column === null || alts.length < 2) return alts.map(each);
-  const exact = alts.filter((t): t is Extract<ValueTest, { kind: 'pattern' }> => t.kind === 'pattern' && !t.cased && t.pieces.every((p) => typeof p === 'string'));
-  if (exact.length < 2) return alts.map(each);
-  const rest = alts.filter((t) => !exact.includes(t as Extract<ValueTest, { kind: 'pattern' }>));
-  const list = [...new Set(exact.map((t) => (t.pieces as string[]).join('').toLowerCase()))].map(quoteString);
-  return [`lower(${column}) IN (${list.join(', ')})`, ...rest.map(each)];
+type PatternTest = Extract<ValueTest, { kind: 'pattern' }>;
+
+/** Where a pattern's one literal must sit: the whole value, its start, its end, anywhere. */
+type Anchor = 'exact' | 'start' | 'end' | 'contains';
+
+/** A case-insensitive pattern with one literal (`x`, `x*`, `*x`, `*x*`): its anchor and literal. */
+function simplePattern(t: ValueTest): { anchor: Anchor; literal: string } | undefined {
+  if (t.kind !== 'pattern' || t.cased) return undefined;
+  const m = mergeAny(t.pieces);
+  const [a, b, c] = m;
+  if (m.length === 1 && typeof a === 'string') return { anchor: 'exact', literal: a };
+  if (m.length === 2 && typeof a === 'string' && b === ANY) return { anchor: 'start', literal: a };
+  if (m.length === 2 && a === ANY && typeof b === 'string') return { anchor: 'end', literal: b };
+  if (m.length === 3 && a === ANY && typeof b === 'string' && c === ANY) return { anchor: 'contains', literal: b };
+  return undefined;
+}
+
+/** RE2 syntax characters, escaped so a literal matches itself. */
+function regexLiteral(s: string): string {
+  return s.replace(/[\\.+*?()|[\]{}^$]/g, (c) => `\\${c}`);
 }
 
 /** Whether a test's SQL can never be NULL (so it needs no coalesce). */
@@ -268,9 +368,9 @@ function neverNull(t: ValueTest): boolean {
  * @example patternSql('"process_file_path"', [ANY, '\\whoami.exe'], false)
  * // => ends_with(lower("process_file_path"), '\whoami.exe')
  */
-export function patternSql(column: string, pieces: readonly Piece[], cased: boolean): string {
+export function patternSql(column: string, pieces: readonly Piece[], cased: boolean, fold: (column: string) => string = (c) => `lower(${c})`): string {
   const merged = mergeAny(pieces);
-  const lhs = cased ? column : `lower(${column})`;
+  const lhs = cased ? column : fold(column);
   const lit = (s: string): string => quoteString(cased ? s : s.toLowerCase());
   const [first, second, third] = merged;
   if (merged.length === 0) return `${lhs} = ''`;

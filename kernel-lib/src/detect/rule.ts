@@ -157,6 +157,14 @@ export function parseSigmaRule(yamlText: string, source?: string): SigmaRule {
  * rules.length // => 1183
  */
 export function loadSigmaRules(dirOrFiles: string | readonly string[]): SigmaRule[] {
+  return sigmaRuleFiles(dirOrFiles).map((f) => parseSigmaRule(readFileSync(f, 'utf8'), f));
+}
+
+/**
+ * The rule files of folders (their `.yml`/`.yaml` files, recursively, sorted) and files.
+ * @example sigmaRuleFiles(`${SHARED_DATA}/sigma/rules/windows/builtin`).length // => 298
+ */
+export function sigmaRuleFiles(dirOrFiles: string | readonly string[]): string[] {
   const inputs = typeof dirOrFiles === 'string' ? [dirOrFiles] : dirOrFiles;
   const files: string[] = [];
   for (const input of inputs) {
@@ -169,7 +177,7 @@ export function loadSigmaRules(dirOrFiles: string | readonly string[]): SigmaRul
     if (stat.isDirectory()) files.push(...ruleFilesIn(input));
     else files.push(input);
   }
-  return files.map((f) => parseSigmaRule(readFileSync(f, 'utf8'), f));
+  return files;
 }
 
 function ruleFilesIn(dir: string): string[] {

@@ -1,0 +1,141 @@
+/**
+ * Sigma detection speed: every compilable SigmaHQ process_creation rule over a Process silver table
+ * of 1M events (WINLAKE_BENCH_SCALE scales it), winlake's runSigmaRules in one pass and one query
+ * per rule, against the same rules converted by pySigma's DuckDB backend and run in the same
+ * DuckDB session over a flat Parquet table of the same events with Sigma's field names. The
+ * events are the simulator's Process events (with its attack scenarios), repeated to the size.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildSilver } from '../../kernel-lib/src/cim/build-silver.js';
+import { compileRule, runSigmaRules, sigmaFieldMap, loadSigmaRules, type SigmaRunResult } from '../../kernel-lib/src/detect/index.js';
+import { quoteIdent, quoteString } from '../../kernel-lib/src/engine/quote.js';
+import { Session } from '../../kernel-lib/src/engine/session.js';
+import { Catalog } from '../../kernel-lib/src/lakehouse/catalog.js';
+import { readTable, writeTableBatch } from '../../kernel-lib/src/lakehouse/tables.js';
+import { ndjsonToFrame } from '../../kernel-lib/src/source/kafka/ndjson-frame.js';
+import { parseWinlogbeat } from '../../kernel-lib/src/winlogbeat/parse.js';
+import { simulateNdjson } from '../../kernel-lib/src/winlogbeat/simulate.js';
+import { Frame } from '../../kernel-lib/src/frame/index.js';
+import { SHARED_DATA } from '../helpers.js';
+
+const RULES = path.join(SHARED_DATA, 'sigma', 'rules', 'windows', 'process_creation');
+const MEMORY_LIMIT = process.env.WINLAKE_BENCH_MEMORY ?? '4GB';
+const here = import.meta.dirname;
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+export async function run(): Promise<Record<string, unknown>> {
+  const scale = Number(process.env.WINLAKE_BENCH_SCALE ?? '1');
+  const events = Math.max(1000, Math.round(1_000_000 * scale));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-bench-sigma-'));
+  const session = await Session.create({ workDir: path.join(dir, 'duckdb') });
+  const catalog = new Catalog(path.join(dir, 'lake'));
+  try {
+    // Seed: simulated events through bronze → silver (Process pack only), then repeated to size.
+    const lines = [...simulateNdjson({ seed: 42, count: Math.min(events, 40_000), version: 7, hosts: 50, users: 100, ratePerSecond: 50 })];
+    const raw = await parseWinlogbeat(await ndjsonToFrame(session, { lines, tempDir: dir }), 'raw');
+    await writeTableBatch(raw, 'bronze', 'bronze', ['_event_date', '_sourcetype'], { catalog, session });
+    await buildSilver('bronze', { catalog, session, packs: ['Process'] });
+    const seedSql = await (await readTable('Process', { catalog, session })).toSql();
+    await session.run(`CREATE TEMP TABLE seed AS SELECT * FROM (${seedSql}) WHERE event_id = '1'`);
+    const seedRows = Number(await session.scalar('SELECT count(*) FROM seed'));
+    const copies = Math.ceil(events / seedRows);
+    const full = Frame.fromSql(session, `SELECT s.* FROM seed s, range(${copies}) r LIMIT ${events}`);
+    await session.run("SET preserve_insertion_order = false");
+    const big = new Catalog(path.join(dir, 'big'));
+    await writeTableBatch(full, 'Process', 'silver', ['_event_date'], { catalog: big, session });
+    console.error(`[sigma] Process table: ${events} events (${seedRows} simulated process creations x ${copies})`);
+
+    // The flat table pySigma's queries read: the same rows with Sigma's field names.
+    const fields = sigmaFieldMap().categories.process_creation!.fields;
+    const cols = (await (await readTable('Process', { catalog: big, session })).schema()).map((f) => f.name);
+    const select = Object.entries(fields)
+      .filter(([, c]) => cols.includes(c))
+      .map(([f, c]) => `CAST(${quoteIdent(c)} AS VARCHAR) AS ${quoteIdent(f)}`);
+    const flatFile = path.join(dir, 'flat.parquet');
+    await session.run(`COPY (SELECT ${select.join(', ')} FROM (${await (await readTable('Process', { catalog: big, session })).toSql()})) TO ${quoteString(flatFile)} (FORMAT parquet)`);
+    await session.run(`CREATE VIEW logs AS SELECT * FROM read_parquet(${quoteString(flatFile)})`);
+
+    // Rules: every process_creation rule both compile.
+    const all = loadSigmaRules(RULES);
+    const winlakeOk = all.filter((r) => {
+      try {
+        compileRule(r);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const py = JSON.parse(
+      execFileSync(path.resolve(here, '../../.venv/bin/python'), [path.join(here, 'pysigma_convert.py')], { input: JSON.stringify(winlakeOk.map((r) => r.source)), maxBuffer: 1 << 28 }).toString(),
+    ) as Record<string, { where?: string; error?: string }>;
+    // A pySigma query DuckDB cannot parse or bind (its SQL has a syntax error, or names a field the flat table lacks) counts as refused.
+    for (const r of winlakeOk) {
+      const q = py[r.source!];
+      if (!q?.where) continue;
+      try {
+        await session.run(`SELECT count(*) FROM logs WHERE ${q.where} LIMIT 0`);
+      } catch (err) {
+        py[r.source!] = { error: `DuckDB: ${(err as Error).message.split('\n')[0]}` };
+      }
+    }
+    const rules = winlakeOk.filter((r) => py[r.source!]?.where);
+    const pyRefused = winlakeOk.filter((r) => !py[r.source!]?.where).map((r) => ({ rule: path.basename(r.source!), error: py[r.source!]?.error }));
+    console.error(`[sigma] ${rules.length} rules (of ${all.length}; ${all.length - winlakeOk.length} refused by winlake, ${pyRefused.length} by pySigma)`);
+
+    // The limit applies to detection (the NDJSON reader of the setup reserves a 4 GiB line buffer).
+    await session.run(`SET memory_limit = ${quoteString(MEMORY_LIMIT)}`);
+    const rss = (): number => round(process.memoryUsage().rss / 2 ** 30, 2);
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);
+    const timed = async <T>(label: string, f: () => Promise<T>): Promise<{ s: number; value: T; peakRssGB: number }> => {
+      peak = rss();
+      const t = performance.now();
+      const value = await f();
+      const s = (performance.now() - t) / 1000;
+      console.error(`[sigma] ${label}: ${round(s, 1)} s, peak RSS ${peak} GB`);
+      return { s, value, peakRssGB: peak };
+    };
+    const onePass = await timed('winlake one pass', () => runSigmaRules(rules, { catalog: big, session, sample: 0 }));
+    const perRule = process.env.WINLAKE_BENCH_SIGMA_PER_RULE === '0' ? undefined : await timed('winlake per rule', () => runSigmaRules(rules, { catalog: big, session, sample: 0, strategy: 'rule' }));
+    const wheres = rules.map((r) => py[r.source!]!.where!);
+    const pyOnePass = await timed('pySigma one pass', async () => {
+      const row = (await session.rows(`SELECT ${wheres.map((w, i) => `sum(CASE WHEN ${w} THEN 1 ELSE 0 END) AS ${quoteIdent(`r${i}`)}`).join(', ')} FROM logs`))[0]!;
+      return wheres.map((_, i) => Number(row[`r${i}`] ?? 0));
+    });
+    const pyPerRule =
+      process.env.WINLAKE_BENCH_SIGMA_PER_RULE === '0'
+        ? undefined
+        : await timed('pySigma per rule', async () => {
+            const out: number[] = [];
+            for (const w of wheres) out.push(Number(await session.scalar(`SELECT count(*) FROM logs WHERE ${w}`)));
+            return out;
+          });
+    clearInterval(sampler);
+
+    const errors = onePass.value.filter((r) => r.error).map((r) => ({ rule: path.basename(r.rule.source!), error: r.error }));
+    const differ = onePass.value
+      .map((r: SigmaRunResult, i) => ({ rule: path.basename(r.rule.source!), winlake: r.matches, pySigma: pyOnePass.value[i]! }))
+      .filter((d) => d.winlake !== d.pySigma);
+    const eps = (s: number): number => Math.round(events / s);
+    return {
+      events,
+      rules: rules.length,
+      memoryLimit: MEMORY_LIMIT,
+      refusedByPySigma: pyRefused,
+      winlake: { onePassS: round(onePass.s), onePassEventsPerS: eps(onePass.s), onePassPeakRssGB: onePass.peakRssGB, perRuleS: perRule && round(perRule.s), errors },
+      pySigma: { onePassS: round(pyOnePass.s), onePassEventsPerS: eps(pyOnePass.s), onePassPeakRssGB: pyOnePass.peakRssGB, perRuleS: pyPerRule && round(pyPerRule.s) },
+      ratios: {
+        onePassPySigmaOverWinlake: round(pyOnePass.s / onePass.s),
+        perRulePySigmaOverWinlake: perRule && pyPerRule ? round(pyPerRule.s / perRule.s) : undefined,
+      },
+      rulesMatching: { winlake: onePass.value.filter((r) => r.matches > 0).length, pySigma: pyOnePass.value.filter((n) => n > 0).length },
+      matchCountsDiffer: differ,
+    };
+  } finally {
+    session.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
