@@ -3,6 +3,7 @@
  * Rules keep their author and references (Detection Rule License 1.1): show them with any result.
  */
 export { writeAlerts, SIGMA_ALERTS_TABLE, type WriteAlertsOptions, type WriteAlertsResult } from './alerts.js';
+export { checkSigmaRuleFile, checkSigmaRuleFiles, formatRefusal, type RuleCheck } from './check.js';
 export { cidrSql, parseCidr, type Network } from './cidr.js';
 export { compileRule, patternSql, ruleTarget, type CompiledRule, type CompileOptions } from './compile.js';
 export { parseCondition, conditionRefs, type ConditionNode } from './condition.js';
@@ -12,6 +13,7 @@ export {
   loadSigmaRules,
   parseSigmaRule,
   ruleLabel,
+  sigmaRuleFiles,
   type SigmaFieldCondition,
   type SigmaLogsource,
   type SigmaRule,
@@ -19,5 +21,6 @@ export {
   type SigmaSearch,
   type SigmaValues,
 } from './rule.js';
+export { sigmaErrorLine } from './rule-location.js';
 export { runSigmaRules, resolveRules, type RunSigmaOptions, type SigmaRuleInput, type SigmaRunResult } from './run.js';
 export { ANY, ONE, fieldTests, parsePattern, type FieldTests, type Piece, type ValueTest } from './value.js';

@@ -157,6 +157,14 @@ export function parseSigmaRule(yamlText: string, source?: string): SigmaRule {
  * rules.length // => 1183
  */
 export function loadSigmaRules(dirOrFiles: string | readonly string[]): SigmaRule[] {
+  return sigmaRuleFiles(dirOrFiles).map((f) => parseSigmaRule(readFileSync(f, 'utf8'), f));
+}
+
+/**
+ * The rule files of folders (recursively, `.yml`/`.yaml`, sorted) and files (as given).
+ * @example sigmaRuleFiles(`${SHARED_DATA}/sigma/rules/windows/process_creation`).length // => 1183
+ */
+export function sigmaRuleFiles(dirOrFiles: string | readonly string[]): string[] {
   const inputs = typeof dirOrFiles === 'string' ? [dirOrFiles] : dirOrFiles;
   const files: string[] = [];
   for (const input of inputs) {
@@ -169,7 +177,7 @@ export function loadSigmaRules(dirOrFiles: string | readonly string[]): SigmaRul
     if (stat.isDirectory()) files.push(...ruleFilesIn(input));
     else files.push(input);
   }
-  return files.map((f) => parseSigmaRule(readFileSync(f, 'utf8'), f));
+  return files;
 }
 
 function ruleFilesIn(dir: string): string[] {
