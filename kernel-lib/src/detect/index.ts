@@ -2,7 +2,7 @@
  * detect/: Sigma rules compiled to DuckDB SQL over the silver tables, and gold alerts.
  * Rules keep their author and references (Detection Rule License 1.1): show them with any result.
  */
-export { writeAlerts, SIGMA_ALERTS_TABLE, type WriteAlertsOptions, type WriteAlertsResult } from './alerts.js';
+export { alertSelect, writeAlerts, SIGMA_ALERTS_TABLE, type WriteAlertsOptions, type WriteAlertsResult } from './alerts.js';
 export { checkSigmaRuleFile, checkSigmaRuleFiles, formatRefusal, type RuleCheck } from './check.js';
 export { cidrSql, parseCidr, type Network } from './cidr.js';
 export { compileRule, patternSql, ruleTarget, type CompiledRule, type CompileOptions } from './compile.js';
@@ -24,3 +24,4 @@ export {
 export { sigmaErrorLine } from './rule-location.js';
 export { runSigmaRules, resolveRules, type RunSigmaOptions, type SigmaRuleInput, type SigmaRunResult } from './run.js';
 export { ANY, ONE, fieldTests, parsePattern, type FieldTests, type Piece, type ValueTest } from './value.js';
+export { streamSigmaRules, type SigmaBatchInfo, type SigmaStream, type SigmaStreamOptions } from './stream.js';
