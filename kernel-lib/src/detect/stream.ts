@@ -116,7 +116,8 @@ export async function streamSigmaRules(input: SigmaRuleInput, opts: SigmaStreamO
         if (data.numRows === 0) continue;
         const from = `(${await data.frame.toSql()}) AS t`;
         const schema = await data.frame.schema();
-        for (const c of compiled.forTable(table, byTable.get(table)!, schema)) {
+        // Counted first, many rules per scan: only the rules that match get an alert query.
+        for (const c of await matchingRules(session, from, compiled.forTable(table, byTable.get(table)!, schema))) {
           selects.push(alertSelect(c, from, schema.map((f) => f.name), detectedAt, undefined));
         }
       }
@@ -159,6 +160,40 @@ export async function streamSigmaRules(input: SigmaRuleInput, opts: SigmaStreamO
 }
 
 let tempCounter = 0;
+
+/** Rules counted per query (one scan of the batch each). */
+const RULES_PER_SCAN = 100;
+
+/** The rules with at least one match in `from`, counted {@link RULES_PER_SCAN} at a time. */
+async function matchingRules(session: Session, from: string, rules: readonly CompiledRule[]): Promise<CompiledRule[]> {
+  const out: CompiledRule[] = [];
+  for (let i = 0; i < rules.length; i += RULES_PER_SCAN) {
+    const chunk = rules.slice(i, i + RULES_PER_SCAN);
+    const any = async (cs: readonly CompiledRule[]): Promise<boolean[]> => {
+      const row = (await session.rows<Record<string, unknown>>(`SELECT ${cs.map((c, j) => `bool_or(${c.sql}) AS ${quoteIdent(`r${j}`)}`).join(', ')} FROM ${from}`))[0] ?? {};
+      return cs.map((_, j) => row[`r${j}`] === true);
+    };
+    let hits: boolean[];
+    try {
+      hits = await any(chunk);
+    } catch {
+      // One rule's SQL fails at run time: find it, leave it out (said once), keep the others.
+      hits = [];
+      for (const c of chunk) {
+        try {
+          hits.push((await any([c]))[0]!);
+        } catch (err) {
+          hits.push(false);
+          process.emitWarning(`streamSigmaRules: ${ruleLabel(c.rule)}: the compiled SQL failed: ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
+    }
+    chunk.forEach((c, j) => {
+      if (hits[j]) out.push(c);
+    });
+  }
+  return out;
+}
 
 /**
  * Several Delta tables read as one stream: offsets `{ <table>: <next version> }`, a batch takes
