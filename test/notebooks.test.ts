@@ -218,6 +218,21 @@ test('04 catches the non-OSSEM names of the draft, then saves, reloads and build
   assert.match(text, /mapping ok: DnsQuery [1-9]\d* rows/);
 });
 
+test('05 streams detections: alerts arrive per wave with their latency, a table of them and a chart by tactic', (t) => {
+  const nb = ran(t, '05-continuous-detection.ipynb');
+  if (!nb) return;
+  const text = textOutputs(nb);
+  assert.match(text, /detection follows .*Process/);
+  assert.match(text, /wave 2: 500 events in bronze/);
+  assert.match(text, /batch \d+: [1-9]\d* alerts, event → alert commit [\d.]+–[\d.]+ s/);
+  const total = /(\d+) alerts in gold sigma_alerts/.exec(text);
+  assert.ok(total && Number(total[1]) > 0, text);
+  const html = htmlOutputs(nb);
+  assert.ok(html.some((h) => h.includes('rule_author') && h.includes('<table')), 'a table of the newest alerts');
+  assert.ok(html.some((h) => h.includes('<svg') && /Alerts by ATT&(amp;)?CK tactic/.test(h)), 'the tactic chart');
+  assert.match(text, /stopped: the next run resumes/);
+});
+
 test('a failing cell is reported with its source and error output', async () => {
   const dir = tempDir('winlake-nb-fail-');
   const notebook = (cells: string[]): string =>

@@ -6,7 +6,8 @@ commands:
   table list|read|history|schema ...   inspect lakehouse tables (winlake table --help)
   kafka start|stop|status              the local Kafka broker (KRaft, no Docker)
   produce [--simulate|--file F...]     send winlogbeat documents to a topic
-  load <files...>                      ingest winlogbeat/NXLog/evtx_dump JSON files into bronze and silver
+  load <files...>                      ingest .evtx and winlogbeat/NXLog/evtx_dump JSON files into bronze and silver
+  sigma compile|check|test|run ...     Sigma rules: SQL, refusals, tests on event files, gold alerts
   demo                                 the whole pipeline end to end on simulated and real events
   lab                                  JupyterLab with the TypeScript (tslab) kernel on notebooks/
 `;
@@ -18,6 +19,7 @@ const commands: Record<string, () => Promise<Command>> = {
   kafka: async () => (await import('./kafka.js')).kafkaCommand,
   produce: async () => (await import('./produce.js')).produceCommand,
   load: async () => (await import('./load.js')).loadCommand,
+  sigma: async () => (await import('./sigma.js')).sigmaCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
   lab: async () => (await import('./lab.js')).labCommand,
 };

@@ -18,6 +18,7 @@ import { writeTableStream } from '../lakehouse/streaming.js';
 import { listTables, readTable } from '../lakehouse/tables.js';
 import { optimizeLakehouseTable, createLakehouseBloomFilter } from '../lakehouse/maintenance.js';
 import type { ScanReport } from '../frame/index.js';
+import { liveDetection, sigmaRulesDir } from './demo-live.js';
 
 /** The real recording replayed by the demo (OTRF Security-Datasets, MIT): PsExec + LSA secrets dump. */
 const MORDOR_FILE = 'cmd_psexec_lsa_secrets_dump.json';
@@ -38,6 +39,8 @@ interface DemoConfig {
   catalog: Catalog;
   mordor: string | undefined;
   useKafka: boolean;
+  /** Waves of fresh events of the live detection step (0: skip it). */
+  liveWaves: number;
 }
 
 function demoConfig(): DemoConfig {
@@ -54,6 +57,7 @@ function demoConfig(): DemoConfig {
     catalog: new Catalog(),
     mordor,
     useKafka: process.env.WINLAKE_DEMO_NO_KAFKA !== '1',
+    liveWaves: Number(process.env.WINLAKE_DEMO_LIVE_WAVES ?? 4),
   };
 }
 
@@ -113,6 +117,12 @@ export async function demoCommand(_argv: string[]): Promise<number> {
       say(`${t.tier.padEnd(7)} ${t.name.padEnd(34)} rows ${String(t.rows ?? '?').padStart(9)}  files ${String(t.files).padStart(4)}  version ${t.version}`);
     }
     await printHunts(cfg.catalog);
+
+    const rules = sigmaRulesDir(fileURLToPath(new URL('../../../', import.meta.url)));
+    if (rules && cfg.liveWaves > 0) {
+      step(`7. continuous detection: Kafka → bronze → silver → SigmaHQ rules → gold sigma_alerts, all streaming (${path.join(cfg.catalog.root, 'live')})`);
+      await liveDetection({ root: cfg.catalog.root, topic: cfg.topic, rules, useKafka: kafka, waves: cfg.liveWaves, perWave: 500, say });
+    }
     say(`\nlakehouse: ${cfg.catalog.root}   (try: npx winlake table list --home ${cfg.catalog.root})`);
     say(`done in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     return 0;

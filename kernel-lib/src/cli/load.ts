@@ -5,7 +5,7 @@ import { BRONZE_TABLE, loadEventFiles } from '../lakehouse/load-files.js';
 import { parseArgs, stringOption } from './args.js';
 
 const USAGE = `usage: winlake load <files...> [--home DIR] [--table NAME] [--rebase now|ISO-TIME] [--no-silver]
-  Ingests winlogbeat / winlogbeat 6 / NXLog / evtx_dump JSON files (.json, .gz, .tar.gz) into the
+  Ingests Windows .evtx files and winlogbeat / winlogbeat 6 / NXLog / evtx_dump JSON files (.json, .gz, .tar.gz) into the
   bronze table (default ${BRONZE_TABLE}), then builds every silver table from bronze.
 `;
 

@@ -96,8 +96,12 @@ export async function writeAlerts(input: SigmaRuleInput | readonly SigmaRunResul
 
 let tempCounter = 0;
 
-/** One rule's alerts as a SELECT with the gold table's columns. */
-function alertSelect(c: CompiledRule, from: string, columns: readonly string[], detectedAt: Date, where: string | undefined): string {
+/**
+ * One rule's alerts as a SELECT with the gold table's columns, over `from` (a table or subquery
+ * aliased `t` with the given columns).
+ * @example alertSelect(compiled, '(SELECT * FROM batch) AS t', ['_event_time', 'process_name'], new Date(), undefined)
+ */
+export function alertSelect(c: CompiledRule, from: string, columns: readonly string[], detectedAt: Date, where: string | undefined): string {
   const rule = c.rule;
   const has = new Set(columns.map((n) => n.toLowerCase()));
   const pipeline = (name: string, type: string): string => (has.has(name.toLowerCase()) ? `t.${quoteIdent(name)}` : `CAST(NULL AS ${type})`);

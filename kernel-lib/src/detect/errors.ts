@@ -11,7 +11,7 @@ export class SigmaError extends Error {
   constructor(
     readonly rule: string,
     readonly construct: string,
-    problem: string,
+    readonly problem: string,
   ) {
     super(`Sigma rule ${rule}: ${construct}: ${problem}`);
     this.name = 'SigmaError';

@@ -18,6 +18,7 @@
  *   {@link convertDocs} and {@link readEventFiles} look at every document before converting one.
  */
 import { LEVEL_NAMES, SYSMON, sysmonTask } from './catalog.js';
+import { isEvtxPath, readEvtxDocuments } from './evtx.js';
 import { readJsonDocuments, type SourcedDocument } from './files.js';
 import { HostClocks, nxlogInstant, nxlogTimeFacts } from './nxlog-time.js';
 import type { WinlogbeatDoc, WinlogSection } from './types.js';
@@ -96,9 +97,10 @@ export function convertDocs(docs: Iterable<unknown>, options: ConvertOptions = {
 }
 
 /**
- * Reads event files (`.json` NDJSON or concatenated JSON, `.gz`, `.tar.gz`) and yields winlogbeat 7
- * documents, in file order. Each file is read once to learn its NXLog host clocks (skipped when
- * `layout` rules NXLog out) and, with `rebase`, once more to find the earliest time.
+ * Reads event files (`.json` NDJSON or concatenated JSON, `.gz`, `.tar.gz`, and Windows `.evtx`
+ * through the `evtx` parser, see {@link readEvtxDocuments}) and yields winlogbeat 7 documents, in
+ * file order. Each JSON file is read once to learn its NXLog host clocks (skipped when `layout`
+ * rules NXLog out) and, with `rebase`, every file once more to find the earliest time.
  *
  * @example
  * for await (const doc of readEventFiles([`${data}/mordor/cmd_psexec_lsa_secrets_dump.json`], { rebase: { start: new Date() } })) {
@@ -110,7 +112,7 @@ export async function* readEventFiles(paths: string | readonly string[], options
   const clocks = new Map<string, HostClocks>();
   for (const f of files) {
     const fileClocks = new HostClocks();
-    if (options.layout === undefined || options.layout === 'nxlog') {
+    if (!isEvtxPath(f) && (options.layout === undefined || options.layout === 'nxlog')) {
       for await (const d of readJsonDocuments(f)) sourced(d, () => learnClock(fileClocks, d.value, options.layout ?? detectLayout(d.value)));
     }
     clocks.set(f, fileClocks);
@@ -119,7 +121,7 @@ export async function* readEventFiles(paths: string | readonly string[], options
   if (options.rebase) {
     let earliest = Number.POSITIVE_INFINITY;
     for (const f of files) {
-      for await (const d of readJsonDocuments(f)) {
+      for await (const d of readDocuments(f)) {
         const t = Date.parse(convertSourced(d, options.layout, clocks.get(f))['@timestamp']);
         if (t < earliest) earliest = t;
       }
@@ -127,12 +129,17 @@ export async function* readEventFiles(paths: string | readonly string[], options
     delta = rebaseDelta([earliest], options.rebase.start);
   }
   for (const f of files) {
-    for await (const d of readJsonDocuments(f)) {
+    for await (const d of readDocuments(f)) {
       const doc = convertSourced(d, options.layout, clocks.get(f));
       if (delta !== 0) shiftDoc(doc, delta);
       yield doc;
     }
   }
+}
+
+/** A file's documents: EVTX records as evtx_dump JSON, or the JSON objects of a JSON file. */
+function readDocuments(file: string): AsyncGenerator<SourcedDocument> {
+  return isEvtxPath(file) ? readEvtxDocuments(file) : readJsonDocuments(file);
 }
 
 function convertSourced(d: SourcedDocument, layout: SourceLayout | undefined, clocks: HostClocks | undefined): WinlogbeatDoc {

@@ -17,5 +17,6 @@ export {
 } from './simulate.js';
 export { convertDocs, detectLayout, readEventFiles, toWinlogbeat7, type ConvertOptions, type SourceLayout } from './convert.js';
 export { JsonObjectSplitter, readJsonDocuments, tarFiles, type SourcedDocument } from './files.js';
+export { evtxPython, isEvtxPath, readEvtxDocuments } from './evtx.js';
 export { Random } from './prng.js';
 export type { WinlogbeatDoc, WinlogbeatAgent, WinlogbeatEventMeta, WinlogSection } from './types.js';
