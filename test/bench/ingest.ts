@@ -123,8 +123,9 @@ async function duckdbAlone(file: string, events: number, work: string): Promise<
  * What keeping the original document costs on disk: winlake's own bronze parse of the same
  * documents, written as zstd Parquet with `_raw` (always, the default), without it, and with it
  * only on rescued rows (none in clean traffic: that equals "without").
+ * @example const cost = await rawStorageCost("/tmp/docs.ndjson", "/tmp/work");
  */
-async function rawStorageCost(file: string, work: string): Promise<Record<string, unknown>> {
+export async function rawStorageCost(file: string, work: string): Promise<Record<string, unknown>> {
   const session = await Session.create({ workDir: path.join(work, 'duckdb-storage'), threads: 2 });
   try {
     const frame = await ndjsonToFrame(session, { files: [file] });
