@@ -87,8 +87,8 @@ for (const kind of ['platformatic', 'kafkajs'] as const satisfies readonly Kafka
       // Sysmon keys differ per event id, and the map keeps every one of them.
       const [probe] = await session.rows<{ img: string; ip: string; user: string; host: string; eid: bigint; key: string; ts: Date; multi: number }>(
         `SELECT max(winlog.event_data['Image']) FILTER (WHERE winlog.event_id = 1) img,
-                max(winlog.event_data['DestinationIp']) FILTER (WHERE winlog.event_id = 3) ip,
-                max(winlog.event_data['TargetUserName']) FILTER (WHERE winlog.event_id = 4624) "user",
+                max(winlog.event_data['DestinationIp']) FILTER (WHERE winlog.event_id = '3') ip,
+                max(winlog.event_data['TargetUserName']) FILTER (WHERE winlog.event_id = '4624') "user",
                 min(agent.hostname) host, min(winlog.event_id) eid, min(_kafka_key) "key", min("@timestamp") ts,
                 count(*) FILTER (WHERE winlog.record_id = ${100000 + GOOD})::INTEGER multi
          FROM (${await df.toSql()})`,
@@ -98,7 +98,7 @@ for (const kind of ['platformatic', 'kafkajs'] as const satisfies readonly Kafka
       assert.equal(probe.ip, '172.18.39.5');
       assert.match(probe.user, /^user\d$/);
       assert.equal(probe.host, 'HR001');
-      assert.equal(probe.eid, 1n);
+      assert.equal(probe.eid, '1', 'event_id is VARCHAR in the bronze envelope, whatever the agent version sent');
       assert.equal(probe.key, 'host-0');
       assert.equal(probe.ts.toISOString(), '2024-05-01T12:00:00.000Z');
       assert.equal(probe.multi, 1, 'the pretty-printed document was parsed');
@@ -220,7 +220,7 @@ describe('readKafkaTopic edge cases', () => {
     const [df] = await readKafkaTopic('127.0.0.1', PORT, lossy, { session, startingOffsets: { 0: 3 }, failOnDataLoss: false });
     assert.equal(await df.count(), 12);
     assert.deepEqual(kafkaReadInfo(df)?.dataLoss, [{ topic: lossy, partition: 0, requestedOffset: 3, earliestOffset: 8, lostRecords: 5 }]);
-    const [rows] = await session.rows<{ lo: bigint }>(`SELECT min(i) lo FROM (${await df.toSql()})`);
+    const [rows] = await session.rows<{ lo: bigint }>(`SELECT min(CAST(json_extract(_rescued_data, '$.i') AS BIGINT)) lo FROM (${await df.toSql()})`);
     assert.equal(rows?.lo, 8n);
   });
 

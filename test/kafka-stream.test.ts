@@ -33,7 +33,7 @@ const CORRUPT: { value: string | Buffer | null; reason: string }[] = [
   { value: 'this is not json', reason: 'invalid JSON' },
   { value: '[1, 2, 3]', reason: 'not a JSON object (array)' },
   { value: null, reason: 'null value' },
-  { value: Buffer.from([0xff, 0xfe, 0x7b]), reason: 'not valid UTF-8' },
+  { value: Buffer.from([0xff, 0xfe, 0x7b]), reason: 'not valid UTF-8 (the value is kept as base64)' },
 ];
 
 /**

@@ -68,7 +68,7 @@ describe('winlake load', () => {
     const home = tempDir('winlake-load-');
     const run = await winlakeLoad(home, FILES);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, new RegExp(`^bronze ${BRONZE_TABLE}: ${documents} events from ${documents} documents \\(version 0\\)$`, 'm'));
+    assert.match(run.stdout, new RegExp(`^bronze ${BRONZE_TABLE}: ${documents} documents read: ${documents} in bronze, 0 quarantined \\(version 0\\)$`, 'm'));
     assert.ok(run.stdout.trimEnd().endsWith(`lakehouse: ${home}`), run.stdout);
 
     const catalog = new Catalog(home);
@@ -115,12 +115,32 @@ describe('winlake load', () => {
     assert.equal(run.stdout, '');
     assert.equal(existsSync(home) && readdirSync(home).length > 0, false, 'a failed load left files in the lakehouse');
 
-    // Valid JSON in no known layout: also named, also nothing written.
-    const unknown = path.join(dir, 'unknown.json');
-    writeFileSync(unknown, `${JSON.stringify(good[0])}\n{"level": "info", "msg": "not a Windows event"}\n`);
-    const second = await winlakeLoad(home, [unknown]);
-    assert.equal(second.code, 1, second.stdout);
-    assert.match(second.stderr, /unknown\.json: event 2: cannot tell the layout of this event document/);
-    assert.equal(existsSync(home) && readdirSync(home).length > 0, false, 'a failed load left files in the lakehouse');
+  });
+
+  it('quarantines documents it cannot convert, expands array lines, and every count reconciles', async () => {
+    const dir = tempDir('winlake-load-odd-');
+    const good = rawLines(path.join(MORDOR, 'cmd_discover_iexplorer_version_registry.json')).slice(0, 3);
+    const odd = path.join(dir, 'odd.json');
+    const noTime = { winlog: { channel: 'Security', event_data: { a: 'b' } }, agent: { hostname: 'H' } };
+    writeFileSync(
+      odd,
+      [JSON.stringify(good[0]), '{"level": "info", "msg": "not a Windows event"}', `[${JSON.stringify(good[1])},${JSON.stringify(good[2])}]`, '[1,2,3]', JSON.stringify(noTime)].join('\n') + '\n',
+    );
+    const home = path.join(dir, 'lakehouse');
+    const run = await winlakeLoad(home, [odd, '--no-silver']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /Unhandled|ENOENT|\n\s+at /);
+    // 1 + 1 + 2 + 3 + 1 documents: 4 converted to bronze, the unknown layout and the 3 numbers quarantined.
+    assert.match(run.stdout, new RegExp(`^bronze ${BRONZE_TABLE}: 8 documents read: 4 in bronze, 4 quarantined in ${BRONZE_TABLE}_quarantine`, 'm'));
+    const catalog = new Catalog(home);
+    const quarantine = await (await readTable(`${BRONZE_TABLE}_quarantine`, { catalog })).select('_corrupt_record', '_corrupt_reason').toRows();
+    const reasons = quarantine.map((r) => String(r._corrupt_reason)).sort();
+    assert.equal(reasons.length, 4);
+    assert.match(reasons.join('\n'), /odd\.json: event 2: cannot tell the layout/);
+    assert.deepEqual(quarantine.map((r) => String(r._corrupt_record)).sort(), ['1', '2', '3', '{"level":"info","msg":"not a Windows event"}']);
+    const bronze = await (await readTable(BRONZE_TABLE, { catalog })).filter("agent.hostname = 'H'").selectExpr('winlog.event_id AS eid', '_event_date', '_raw').toRows();
+    assert.equal(bronze.length, 1);
+    assert.equal(bronze[0]!.eid, null, 'a missing event_id is NULL, not "undefined"');
+    assert.notEqual(bronze[0]!._event_date, null, 'no @timestamp: the ingest-time fallback partition');
   });
 });

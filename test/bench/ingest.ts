@@ -3,17 +3,24 @@
  * table, with both Kafka clients. `npm run bench -- ingest`; WINLAKE_BENCH_SCALE (default 1 =
  * 1,000,000 events) shrinks it.
  *
- * Measures: produce rate; raw consume rate (the client alone: fetch everything, count bytes); and
- * end to end (readKafkaStream → add_ingest_meta → parser 'raw' → writeTableStream, availableNow,
- * into a fresh bronze table) in a child process, whose peak RSS is the memory figure.
+ * Measures, on the same topic: produce rate; raw consume rate (the client alone: fetch everything,
+ * count bytes); DuckDB alone (the same NDJSON bytes, read_json with the envelope's declared
+ * columns → partitioned zstd Parquet: the engine's limit); end to end (readKafkaStream →
+ * add_ingest_meta → parser 'raw' → writeTableStream, availableNow, into a fresh bronze table) in a
+ * child process, whose peak RSS is the memory figure, at 1M and 300k events; the ratios; and the
+ * storage cost of keeping `_raw`. WINLAKE_BENCH_CLIENTS=platformatic runs one client only.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { brokerOptions, startBroker } from '../../kernel-lib/src/source/kafka/broker.js';
-import { createKafkaClient, type KafkaClientKind, type OutgoingMessage } from '../../kernel-lib/src/source/kafka/client.js';
+import { quoteIdent, quoteString } from '../../kernel-lib/src/engine/quote.js';
+import { Session } from '../../kernel-lib/src/engine/session.js';
+import { createKafkaClient, type KafkaClient, type KafkaClientKind, type OutgoingMessage } from '../../kernel-lib/src/source/kafka/client.js';
+import { ndjsonToFrame } from '../../kernel-lib/src/source/kafka/ndjson-frame.js';
+import { BRONZE_ENVELOPE, type EnvelopeLevel } from '../../kernel-lib/src/winlogbeat/envelope.js';
 import { simulateNdjson } from '../../kernel-lib/src/winlogbeat/simulate.js';
 
 const CLIENTS: readonly KafkaClientKind[] = ['kafkajs', 'platformatic'];
@@ -21,6 +28,7 @@ const CLIENTS: readonly KafkaClientKind[] = ['kafkajs', 'platformatic'];
 const POOL = 20_000;
 const PARTITIONS = 3;
 const MB = 1024 * 1024;
+const NEWLINE = Buffer.from('\n');
 
 const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
 const log = (m: string): void => {
@@ -76,45 +84,129 @@ function endToEnd(bootstrap: string, port: number, topic: string, client: KafkaC
   });
 }
 
+/** read_json columns for the envelope: what DuckDB alone is given (declared columns, no inference). */
+function readJsonColumns(level: EnvelopeLevel): string {
+  const typeOf = (v: EnvelopeLevel[string]): string =>
+    typeof v === 'string' ? v : `STRUCT(${Object.entries(v).map(([k, c]) => `${quoteIdent(k)} ${typeOf(c)}`).join(', ')})`;
+  return `{${Object.entries(level).map(([k, v]) => `${quoteString(k)}: ${quoteString(typeOf(v))}`).join(', ')}}`;
+}
+
+/** Bytes of the files under a folder. */
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += statSync(path.join(e.parentPath, e.name)).size;
+  return n;
+}
+
+/**
+ * The engine's limit: the same NDJSON bytes parsed by DuckDB alone (read_json with the envelope's
+ * declared columns) and written as Parquet (zstd) partitioned like bronze; no Kafka, no Delta.
+ */
+async function duckdbAlone(file: string, events: number, work: string): Promise<Record<string, number>> {
+  const session = await Session.create({ workDir: path.join(work, 'duckdb-alone'), threads: 2 });
+  try {
+    const out = path.join(work, 'duckdb-alone-parquet');
+    const t = performance.now();
+    await session.run(
+      `COPY (SELECT *, CAST(timezone('UTC', "@timestamp") AS DATE) AS _event_date, winlog.channel AS _sourcetype ` +
+        `FROM read_json(${quoteString(file)}, format='newline_delimited', columns=${readJsonColumns(BRONZE_ENVELOPE)}, maximum_object_size=16777216)) ` +
+        `TO ${quoteString(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (_event_date, _sourcetype))`,
+    );
+    const seconds = (performance.now() - t) / 1000;
+    return { events, seconds: round(seconds), eventsPerSecond: Math.round(events / seconds), parquetMB: round(folderBytes(out) / MB) };
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * What keeping the original document costs on disk: winlake's own bronze parse of the same
+ * documents, written as zstd Parquet with `_raw` (always, the default), without it, and with it
+ * only on rescued rows (none in clean traffic: that equals "without").
+ * @example const cost = await rawStorageCost("/tmp/docs.ndjson", "/tmp/work");
+ */
+export async function rawStorageCost(file: string, work: string): Promise<Record<string, unknown>> {
+  const session = await Session.create({ workDir: path.join(work, 'duckdb-storage'), threads: 2 });
+  try {
+    const frame = await ndjsonToFrame(session, { files: [file] });
+    const sql = await frame.toSql();
+    const columns = await frame.columns();
+    const write = async (name: string, select: string): Promise<number> => {
+      const out = path.join(work, `storage-${name}.parquet`);
+      await session.run(`COPY (${select}) TO ${quoteString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+      return statSync(out).size;
+    };
+    const without = await write('without', `SELECT * EXCLUDE (${columns.includes('_raw') ? '_raw, ' : ''}_corrupt_record, _corrupt_reason) FROM (${sql})`);
+    if (!columns.includes('_raw')) return { withoutRawMB: round(without / MB), withRawMB: null, note: 'this build keeps no _raw column' };
+    const always = await write('always', `SELECT * EXCLUDE (_corrupt_record, _corrupt_reason) FROM (${sql})`);
+    const rescuedOnly = await write('rescued', `SELECT * EXCLUDE (_raw, _corrupt_record, _corrupt_reason), CASE WHEN _rescued_data IS NOT NULL THEN _raw END AS _raw FROM (${sql})`);
+    const input = statSync(file).size;
+    return {
+      documentsMB: round(input / MB),
+      withoutRawMB: round(without / MB),
+      rawAlwaysMB: round(always / MB),
+      rawOnlyWhenRescuedMB: round(rescuedOnly / MB),
+      rawAlwaysOverhead: round(always / without - 1, 2),
+      rawOnlyWhenRescuedOverhead: round(rescuedOnly / without - 1, 3),
+    };
+  } finally {
+    session.close();
+  }
+}
+
+/** Produces `events` documents (cycling through the pool) to a new topic; returns the produce figures. */
+async function produceTopic(producer: KafkaClient, topic: string, pool: readonly Buffer[], events: number): Promise<{ bytes: number; figures: Record<string, number> }> {
+  await producer.createTopic(topic, { partitions: PARTITIONS });
+  let bytes = 0;
+  const t0 = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < events; ) {
+    const batch: OutgoingMessage[] = [];
+    for (const end = Math.min(events, i + 2000); i < end; i++) {
+      const value = pool[i % pool.length]!;
+      bytes += value.length;
+      batch.push({ value, partition: i % PARTITIONS });
+    }
+    inFlight.push(producer.produce(topic, batch));
+    if (inFlight.length >= 4) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  const seconds = (performance.now() - t0) / 1000;
+  const ends = await producer.endOffsets(topic);
+  const stored = [...ends.values()].reduce((a, b) => a + b, 0);
+  if (stored !== events) throw new Error(`the topic ${topic} holds ${stored} records, ${events} were produced`);
+  return { bytes, figures: { events, mb: round(bytes / MB), avgEventBytes: Math.round(bytes / events), seconds: round(seconds), eventsPerSecond: Math.round(events / seconds), mbPerSecond: round(bytes / MB / seconds) } };
+}
+
 /** The benchmark; returns its figures (the harness prints them as JSON). */
 export async function run(): Promise<Record<string, unknown>> {
   const scale = Number(process.env.WINLAKE_BENCH_SCALE ?? '1');
   if (!(scale > 0)) throw new Error(`WINLAKE_BENCH_SCALE must be a positive number, got ${process.env.WINLAKE_BENCH_SCALE}`);
+  const clients = (process.env.WINLAKE_BENCH_CLIENTS?.split(',') ?? CLIENTS) as KafkaClientKind[];
+  const bad = clients.filter((c) => !CLIENTS.includes(c));
+  if (bad.length) throw new Error(`WINLAKE_BENCH_CLIENTS: unknown client ${bad.join(', ')} (known: ${CLIENTS.join(', ')})`);
+  // Two topic sizes (300k and 1M at scale 1): peak RSS must not grow with the topic.
+  const small = Math.max(1000, Math.round(300_000 * scale));
   const events = Math.max(1000, Math.round(1_000_000 * scale));
   const options = brokerOptions();
   await startBroker(options);
   const bootstrap = `127.0.0.1:${options.port}`;
-  const topic = `bench-ingest-${Date.now()}`;
+  const stamp = Date.now();
+  const topic = `bench-ingest-${stamp}`;
+  const smallTopic = `bench-ingest-small-${stamp}`;
+  const work = mkdtempSync(path.join(os.tmpdir(), 'winlake-bench-ingest-work-'));
   const producer = createKafkaClient(bootstrap, { kind: 'platformatic', clientId: 'winlake-bench' });
-  // createTopic resolves once every partition's leader accepts writes.
-  await producer.createTopic(topic, { partitions: PARTITIONS });
   try {
     log(`generating ${POOL} distinct documents`);
     const pool = [...simulateNdjson({ seed: 1, count: Math.min(POOL, events), version: 7 })].map((d) => Buffer.from(d));
-    log(`producing ${events} events to ${topic}`);
-    let bytes = 0;
-    const t0 = performance.now();
-    const inFlight: Promise<void>[] = [];
-    for (let i = 0; i < events; ) {
-      const batch: OutgoingMessage[] = [];
-      for (const end = Math.min(events, i + 2000); i < end; i++) {
-        const value = pool[i % pool.length]!;
-        bytes += value.length;
-        batch.push({ value, partition: i % PARTITIONS });
-      }
-      inFlight.push(producer.produce(topic, batch));
-      if (inFlight.length >= 4) await inFlight.shift();
-    }
-    await Promise.all(inFlight);
-    const produceSeconds = (performance.now() - t0) / 1000;
-    const ends = await producer.endOffsets(topic);
-    const stored = [...ends.values()].reduce((a, b) => a + b, 0);
-    if (stored !== events) throw new Error(`the topic holds ${stored} records, ${events} were produced`);
-    const produce = { events, mb: round(bytes / MB), avgEventBytes: Math.round(bytes / events), seconds: round(produceSeconds), eventsPerSecond: Math.round(events / produceSeconds), mbPerSecond: round(bytes / MB / produceSeconds) };
+    log(`producing ${events} + ${small} events to ${topic}, ${smallTopic}`);
+    const { bytes, figures: produce } = await produceTopic(producer, topic, pool, events);
+    const { bytes: smallBytes } = await produceTopic(producer, smallTopic, pool, small);
     log(`produce: ${JSON.stringify(produce)}`);
+    const ends = await producer.endOffsets(topic);
 
-    const rawConsume: Record<string, unknown> = {};
-    for (const kind of CLIENTS) {
+    const rawConsume: Record<string, { seconds: number; eventsPerSecond: number; mbPerSecond: number }> = {};
+    for (const kind of clients) {
       const client = createKafkaClient(bootstrap, { kind, clientId: `winlake-bench-${kind}` });
       let n = 0;
       let b = 0;
@@ -130,19 +222,50 @@ export async function run(): Promise<Record<string, unknown>> {
       log(`raw consume ${kind}: ${JSON.stringify(rawConsume[kind])}`);
     }
 
+    // The same bytes as the topic, as one NDJSON file, for the engine-alone and storage figures.
+    const file = path.join(work, 'topic.ndjson');
+    const fd = openSync(file, 'w');
+    for (let i = 0; i < events; i += POOL) writeSync(fd, Buffer.concat(pool.slice(0, Math.min(POOL, events - i)).flatMap((d) => [d, NEWLINE])));
+    closeSync(fd);
+    const engine = await duckdbAlone(file, events, work);
+    log(`duckdb alone: ${JSON.stringify(engine)}`);
+    const storageFile = path.join(work, 'storage.ndjson');
+    writeFileSync(storageFile, Buffer.concat(pool.slice(0, Math.min(pool.length, small)).flatMap((d) => [d, NEWLINE])));
+    const storage = { documents: Math.min(pool.length, small), ...(await rawStorageCost(storageFile, work)) };
+    log(`raw storage cost: ${JSON.stringify(storage)}`);
+
     const endToEndResults: Record<string, unknown> = {};
-    for (const kind of CLIENTS) {
+    for (const kind of clients) {
       const e2e = await endToEnd('127.0.0.1', options.port, topic, kind, bytes);
       if (e2e.events !== events) throw new Error(`the ${kind} ingest wrote ${e2e.events} events of ${events}`);
-      const raw = rawConsume[kind] as { eventsPerSecond: number };
-      endToEndResults[kind] = { ...e2e, ofRawConsume: round(e2e.eventsPerSecond / raw.eventsPerSecond, 2) };
+      endToEndResults[kind] = {
+        ...e2e,
+        ofRawConsume: round(e2e.eventsPerSecond / rawConsume[kind]!.eventsPerSecond, 2),
+        ofDuckdbAlone: round(e2e.eventsPerSecond / engine.eventsPerSecond!, 2),
+      };
       log(`end to end ${kind}: ${JSON.stringify(endToEndResults[kind])}`);
     }
-    return { scale, events, partitions: PARTITIONS, maxOffsetsPerTrigger: 50_000, produce, rawConsume, endToEnd: endToEndResults };
+    const smallRun = await endToEnd('127.0.0.1', options.port, smallTopic, clients[0]!, smallBytes);
+    if (smallRun.events !== small) throw new Error(`the ${clients[0]} ingest wrote ${smallRun.events} events of ${small}`);
+    log(`end to end ${clients[0]} at ${small}: ${JSON.stringify(smallRun)}`);
+    return {
+      scale,
+      events,
+      partitions: PARTITIONS,
+      maxOffsetsPerTrigger: 50_000,
+      produce,
+      rawConsume,
+      duckdbAlone: engine,
+      endToEnd: endToEndResults,
+      peakRssMB: { [String(small)]: smallRun.peakRssMB, [String(events)]: (endToEndResults[clients[0]!] as EndToEnd).peakRssMB },
+      endToEndSmall: { client: clients[0], ...smallRun },
+      rawStorageCost: storage,
+    };
   } finally {
     await producer.close();
+    rmSync(work, { recursive: true, force: true });
     const admin = new Admin({ clientId: 'winlake-bench-cleanup', bootstrapBrokers: [bootstrap] });
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [topic, smallTopic] }).catch(() => undefined);
     await admin.close();
   }
 }

@@ -28,8 +28,8 @@ export async function loadCommand(argv: string[]): Promise<number> {
     const loaded = await loadEventFiles(args.positionals, { catalog, table, ...(rebase ? { rebase } : {}) });
     const quarantined = loaded.quarantine?.result.numRows ?? 0;
     process.stdout.write(
-      `bronze ${loaded.table.name}: ${loaded.result.numRows} events from ${loaded.documents} documents` +
-        `${quarantined ? `, ${quarantined} quarantined in ${loaded.quarantine?.table.name}` : ''} (version ${loaded.result.version})\n`,
+      `bronze ${loaded.table.name}: ${loaded.documents} documents read: ${loaded.result.numRows} in bronze, ` +
+        `${quarantined} quarantined${quarantined ? ` in ${loaded.quarantine?.table.name}` : ''} (version ${loaded.result.version})\n`,
     );
     if (!args.options.has('no-silver')) {
       const silver = await buildSilver(loaded.table.name, { catalog });

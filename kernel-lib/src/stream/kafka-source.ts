@@ -16,7 +16,7 @@ import type { Frame } from '../frame/index.js';
 import { offsetsAdvance, type BatchData, type Offsets, type StreamSource } from './source.js';
 import { StreamFrame } from './stream-frame.js';
 import { bootstrapAddress, createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from '../source/kafka/client.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, StructureCache, recordFilesToFrame } from '../source/kafka/ndjson-frame.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, recordFilesToFrame } from '../source/kafka/ndjson-frame.js';
 import type { DataLoss } from '../source/kafka/read-topic.js';
 import { KafkaSecurityError, resolveKafkaSecurity, type KafkaSecurity, type KafkaSecurityOptions } from '../source/kafka/security.js';
 
@@ -146,8 +146,6 @@ export class KafkaStreamSource implements StreamSource {
   private readonly maxOffsets: number;
   private readonly retry: Required<RetryOptions> | false;
   private readonly warn: (message: string) => void;
-  /** The document structure learnt from earlier batches: a batch of known shapes skips inference. */
-  private readonly structures = new StructureCache();
   private readonly security: KafkaSecurity | undefined;
 
   constructor(
@@ -244,7 +242,6 @@ export class KafkaStreamSource implements StreamSource {
         maxMessageBytes,
         maxLineBytes: fetched.maxLineBytes,
         tableName: table,
-        structureCache: this.structures,
       });
     } finally {
       rmSync(file, { force: true });

@@ -99,8 +99,9 @@ export function convertDocs(docs: Iterable<unknown>, options: ConvertOptions = {
 /**
  * Reads event files (`.json` NDJSON or concatenated JSON, `.gz`, `.tar.gz`, and Windows `.evtx`
  * through the `evtx` parser, see {@link readEvtxDocuments}) and yields winlogbeat 7 documents, in
- * file order. Each JSON file is read once to learn its NXLog host clocks (skipped when `layout`
- * rules NXLog out) and, with `rebase`, every file once more to find the earliest time.
+ * file order (an error names the file and document that cannot be converted). Each JSON file is read
+ * once to learn its NXLog host clocks (skipped when `layout` rules NXLog out) and, with `rebase`,
+ * every file once more to find the earliest time.
  *
  * @example
  * for await (const doc of readEventFiles([`${data}/mordor/cmd_psexec_lsa_secrets_dump.json`], { rebase: { start: new Date() } })) {
@@ -108,12 +109,30 @@ export function convertDocs(docs: Iterable<unknown>, options: ConvertOptions = {
  * }
  */
 export async function* readEventFiles(paths: string | readonly string[], options: ConvertOptions = {}): AsyncGenerator<WinlogbeatDoc> {
+  for await (const doc of readEventFilesOrRejects(paths, options)) {
+    if (isRejected(doc)) throw new Error(doc.reason);
+    yield doc;
+  }
+}
+
+/**
+ * {@link readEventFiles}, but a document that cannot be converted (not an object, unknown layout,
+ * a required field missing) comes as a {@link RejectedDocument} instead of an error: `winlake
+ * load` quarantines it, so no document is dropped.
+ *
+ * @example
+ * for await (const d of readEventFilesOrRejects(['events.json'])) if (isRejected(d)) console.warn(d.reason);
+ */
+export async function* readEventFilesOrRejects(paths: string | readonly string[], options: ConvertOptions = {}): AsyncGenerator<WinlogbeatDoc | RejectedDocument> {
   const files = typeof paths === 'string' ? [paths] : paths;
   const clocks = new Map<string, HostClocks>();
   for (const f of files) {
     const fileClocks = new HostClocks();
     if (!isEvtxPath(f) && (options.layout === undefined || options.layout === 'nxlog')) {
-      for await (const d of readJsonDocuments(f)) sourced(d, () => learnClock(fileClocks, d.value, options.layout ?? detectLayout(d.value)));
+      for await (const d of readJsonDocuments(f)) {
+        const layout = options.layout ?? layoutOrUndefined(d.value);
+        if (layout !== undefined) sourced(d, () => learnClock(fileClocks, d.value, layout));
+      }
     }
     clocks.set(f, fileClocks);
   }
@@ -122,7 +141,8 @@ export async function* readEventFiles(paths: string | readonly string[], options
     let earliest = Number.POSITIVE_INFINITY;
     for (const f of files) {
       for await (const d of readDocuments(f)) {
-        const t = Date.parse(convertSourced(d, options.layout, clocks.get(f))['@timestamp']);
+        const doc = convertOrReject(d, options.layout, clocks.get(f));
+        const t = isRejected(doc) ? Number.NaN : Date.parse(String(doc['@timestamp']));
         if (t < earliest) earliest = t;
       }
     }
@@ -130,8 +150,8 @@ export async function* readEventFiles(paths: string | readonly string[], options
   }
   for (const f of files) {
     for await (const d of readDocuments(f)) {
-      const doc = convertSourced(d, options.layout, clocks.get(f));
-      if (delta !== 0) shiftDoc(doc, delta);
+      const doc = convertOrReject(d, options.layout, clocks.get(f));
+      if (delta !== 0 && !isRejected(doc)) shiftDoc(doc, delta);
       yield doc;
     }
   }
@@ -142,8 +162,34 @@ function readDocuments(file: string): AsyncGenerator<SourcedDocument> {
   return isEvtxPath(file) ? readEvtxDocuments(file) : readJsonDocuments(file);
 }
 
-function convertSourced(d: SourcedDocument, layout: SourceLayout | undefined, clocks: HostClocks | undefined): WinlogbeatDoc {
-  return sourced(d, () => convertOne(d.value, layout ?? detectLayout(d.value), clocks));
+/** A document that could not be converted: its original JSON and why, for the quarantine. */
+export interface RejectedDocument {
+  rejected: string;
+  reason: string;
+}
+
+/**
+ * Tells a rejected document from a converted one.
+ * @example for await (const d of readEventFilesOrRejects(files)) if (isRejected(d)) console.warn(d.reason);
+ */
+export function isRejected(doc: WinlogbeatDoc | RejectedDocument): doc is RejectedDocument {
+  return typeof (doc as Partial<RejectedDocument>).rejected === 'string' && !('winlog' in doc);
+}
+
+function convertOrReject(d: SourcedDocument, layout: SourceLayout | undefined, clocks: HostClocks | undefined): WinlogbeatDoc | RejectedDocument {
+  try {
+    return sourced(d, () => convertOne(d.value, layout ?? detectLayout(d.value), clocks));
+  } catch (err) {
+    return { rejected: JSON.stringify(d.value) ?? 'null', reason: (err as Error).message };
+  }
+}
+
+function layoutOrUndefined(doc: unknown): SourceLayout | undefined {
+  try {
+    return detectLayout(doc);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs `fn`, naming the file and event in any error it throws. */
@@ -163,9 +209,18 @@ function learnClock(clocks: HostClocks, doc: unknown, layout: SourceLayout): voi
 
 function fromWinlogbeat(d: Json): WinlogbeatDoc {
   const winlog = { ...(d.winlog as Json) } as WinlogSection;
-  winlog.event_id = String(winlog.event_id);
-  if (winlog.event_data) winlog.event_data = stringValues(winlog.event_data);
-  return { ...d, '@timestamp': isoOf(req(d, '@timestamp', 'winlogbeat')), winlog } as WinlogbeatDoc;
+  // A missing id stays missing (NULL in bronze), never the text 'undefined'.
+  if (winlog.event_id !== undefined && winlog.event_id !== null) winlog.event_id = String(winlog.event_id);
+  if (isObject(winlog.event_data)) winlog.event_data = stringValues(winlog.event_data);
+  // Bronze parses and, when it cannot, rescues the time itself: a time JavaScript cannot read stays as it came.
+  const stamp = d['@timestamp'];
+  let iso: unknown = stamp;
+  try {
+    if (stamp !== undefined && stamp !== null) iso = isoOf(stamp);
+  } catch {
+    iso = stamp;
+  }
+  return { ...d, ...(iso === undefined ? {} : { '@timestamp': iso }), winlog } as WinlogbeatDoc;
 }
 
 /** Keys of winlogbeat 6 that move into the 7 layout; every other key is kept at the top level. */
@@ -349,7 +404,9 @@ function rebaseDelta(times: readonly number[], start: Date): number {
 
 /** Moves a document in time: @timestamp, event.created, and Sysmon's time fields (also in message). */
 function shiftDoc(doc: WinlogbeatDoc, delta: number): void {
-  doc['@timestamp'] = new Date(Date.parse(doc['@timestamp']) + delta).toISOString();
+  const t = Date.parse(doc['@timestamp']);
+  if (Number.isNaN(t)) return;
+  doc['@timestamp'] = new Date(t + delta).toISOString();
   if (doc.event?.created) doc.event.created = new Date(Date.parse(doc.event.created) + delta).toISOString();
   const data = doc.winlog.event_data;
   if (!data) return;

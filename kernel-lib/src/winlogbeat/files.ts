@@ -8,7 +8,8 @@ import { createGunzip, constants as zlibConstants } from 'node:zlib';
 
 /**
  * Splits a stream of JSON text into its top-level objects, whatever the whitespace between them:
- * one per line (NDJSON), pretty-printed one after another, or the items of a top-level array.
+ * one per line (NDJSON), pretty-printed one after another, or the items of a top-level array. An
+ * array between objects (an NDJSON line holding `[{...},{...}]` or `[1,2]`) comes out whole.
  *
  * @example
  * const s = new JsonObjectSplitter();
@@ -42,12 +43,13 @@ export class JsonObjectSplitter {
         this.inString = true;
       } else if (c === 123 /* { */ || c === 91 /* [ */) {
         if (this.base < 0) this.base = c === 91 ? 1 : 0;
-        if (this.depth === this.base && c === 123) this.start = i;
+        // An array among NDJSON objects (a line `[{...},{...}]`) is one value, expanded by the reader.
+        if (this.depth === this.base && (c === 123 || this.base === 0)) this.start = i;
         this.depth++;
       } else if (c === 125 /* } */ || c === 93 /* ] */) {
         this.depth--;
         if (this.depth < 0) throw new Error(`unbalanced JSON: '${String.fromCharCode(c)}' at offset ${this.consumed + i}`);
-        if (this.depth === this.base && c === 125 && this.start >= 0) {
+        if (this.depth === this.base && this.start >= 0) {
           out.push(t.slice(this.start, i + 1));
           this.start = -1;
         }
@@ -195,12 +197,21 @@ export interface SourcedDocument {
 
 /**
  * Every top-level JSON object of a file: `.json`/`.ndjson`/`.jsonl` (NDJSON, concatenated or
- * array), the same gzip-compressed (`.gz`), or each member of a `.tar.gz`/`.tgz`.
+ * array), the same gzip-compressed (`.gz`), or each member of a `.tar.gz`/`.tgz`. An array line
+ * among NDJSON objects yields one document per item (objects or not: the caller decides).
  *
  * @example
  * for await (const d of readJsonDocuments('mordor/empire_enable_rdp.tar.gz')) console.log(d.value);
  */
 export async function* readJsonDocuments(path: string): AsyncGenerator<SourcedDocument> {
+  let index = 0;
+  for await (const d of readTopLevel(path)) {
+    for (const value of Array.isArray(d.value) ? (d.value as unknown[]) : [d.value]) yield { ...d, index: ++index, value };
+  }
+}
+
+/** The top-level values of a file, arrays among objects whole. */
+async function* readTopLevel(path: string): AsyncGenerator<SourcedDocument> {
   if (isTarGz(path)) {
     let member: string | undefined;
     let splitter = new JsonObjectSplitter();

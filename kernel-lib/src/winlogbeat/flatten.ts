@@ -1,6 +1,7 @@
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Frame } from '../frame/index.js';
+import { RESCUED_DATA } from './envelope.js';
 import { messageFieldsSql, messageKeysSql, messageLinesSql } from './message.js';
 
 /** The separator between the parts of a flattened column's path. */
@@ -21,6 +22,8 @@ interface Expandable {
   kind: 'map' | 'json';
   sql: string;
   path: string[];
+  /** `_rescued_data`: its keys are already ':' paths, and a key clashing with a column is left in it. */
+  rescued?: boolean;
 }
 
 /**
@@ -28,7 +31,9 @@ interface Expandable {
  * by its path joined with ':' (`winlog:event_id`, `winlog:event_data:CommandLine`). MAP columns and
  * JSON objects expand to one column per key present in the data (found with one DuckDB query);
  * keys that differ only in case (`ProcessId`/`ProcessID`) merge into one column named by the more
- * frequent spelling, since DuckDB, Spark and Delta treat column names case-insensitively. Lists are
+ * frequent spelling, since DuckDB, Spark and Delta treat column names case-insensitively. The keys
+ * of `_rescued_data` (fields bronze's envelope does not declare, already named by their ':' path)
+ * become columns too, after the others and only under names no other column has. Lists are
  * kept whole. Top-level scalars keep their names. A VARCHAR `message` becomes the list of its lines,
  * and `message_fields` the MAP of its "Key: Value" lines (see messageFieldsSql).
  *
@@ -57,6 +62,14 @@ export async function flattenWinlogbeat(df: Frame): Promise<Frame> {
   };
 
   for (const field of schema) {
+    if (field.name === RESCUED_DATA && field.kind === 'scalar') {
+      // Kept whole too: it is where a value that did not fit, or a clashing name, can still be read.
+      outputs.push({ name: field.name, sql: quoteIdent(field.name) });
+      const e: Expandable = { index: expandables.length, kind: 'json', sql: quoteIdent(field.name), path: [], rescued: true };
+      expandables.push(e);
+      outputs.push(e);
+      continue;
+    }
     if (field.name === 'message' && field.kind === 'scalar' && field.type === 'VARCHAR') {
       splitMessage = true;
       outputs.push({ name: 'message', sql: quoteIdent(LINES) });
@@ -75,17 +88,23 @@ export async function flattenWinlogbeat(df: Frame): Promise<Frame> {
 
   const keys = await distinctKeys(df, expandables);
   const columns: Output[] = [];
+  const rescuedColumns: Output[] = [];
   for (const o of outputs) {
     if ('name' in o) {
       columns.push(o);
       continue;
     }
     for (const variants of keys.get(o.index) ?? []) {
+      // An empty key or one with control characters makes no usable column: it stays in its MAP or JSON.
+      if (variants[0] === '' || /[\u0000-\u001f]/.test(variants[0]!)) continue;
       const name = [...o.path, variants[0]!].join(PATH_SEPARATOR);
       const parts = variants.map((k) => keyAccessSql(o, k));
-      columns.push({ name, sql: parts.length === 1 ? parts[0]! : `coalesce(${parts.join(', ')})` });
+      (o.rescued ? rescuedColumns : columns).push({ name, sql: parts.length === 1 ? parts[0]! : `coalesce(${parts.join(', ')})` });
     }
   }
+  // Rescued fields come last and only under names still free (`agent:Name` beside `agent:name` stays in _rescued_data).
+  const taken = new Set(columns.map((c) => c.name.toLowerCase()));
+  columns.push(...rescuedColumns.filter((c) => !taken.has(c.name.toLowerCase())));
   assertUniqueNames(columns);
 
   const list = columns.map((c) => `${c.sql} AS ${quoteIdent(c.name)}`);

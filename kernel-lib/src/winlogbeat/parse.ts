@@ -20,8 +20,10 @@ export function addIngestMeta(df: Frame): Frame {
 /**
  * The reference's `parser_kafka_winlogbeat`.
  *
- * - `stage = 'raw'`: prepends `_sourcetype` (winlog.channel), `_event_time` (@timestamp as
- *   TIMESTAMPTZ), `_event_date` (its UTC date) and `dvc_hostname` (agent.hostname, else host.name,
+ * - `stage = 'raw'`: prepends `_sourcetype` (winlog.channel; one longer than 80 bytes becomes its
+ *   first 32 characters + '~' + its MD5, a folder name any file system takes), `_event_time`
+ *   (@timestamp as TIMESTAMPTZ), `_event_date` (its UTC date; when @timestamp is missing or did not
+ *   parse, the date of `_kafka_timestamp`, else of `_ingest_time`) and `dvc_hostname` (agent.hostname, else host.name,
  *   else winlog.computer_name — whichever of them the schema has), keeping every other column.
  *   Rows with a `_corrupt_record` get NULLs there.
  * - any other stage: flattens every nested leaf into a top-level column named by its path joined
@@ -45,11 +47,14 @@ async function rawStage(df: Frame): Promise<Frame> {
   const guard = (expr: string): string => (corrupt ? `CASE WHEN ${quoteIdent('_corrupt_record')} IS NULL THEN ${expr} END` : expr);
 
   const channel = fieldSql(schema, ['winlog', 'channel']);
-  const sourcetype = channel ? `CAST(${channel.sql} AS VARCHAR)` : 'NULL::VARCHAR';
+  const sourcetype = channel ? partitionSafeSql(`CAST(${channel.sql} AS VARCHAR)`) : 'NULL::VARCHAR';
 
   const stamp = fieldSql(schema, ['@timestamp']);
   const eventTime = stamp ? timestamptzSql(stamp.sql, stamp.field.type) : 'NULL::TIMESTAMPTZ';
-  const eventDate = `CAST(timezone('UTC', ${eventTime}) AS DATE)`;
+  // The fallback rule for a missing or unparseable @timestamp: the Kafka record's timestamp, else
+  // the ingest time, so that such a row still lands in a dated partition (its value is rescued).
+  const fallbacks = ['_kafka_timestamp', '_ingest_time'].filter((c) => schema.some((f) => f.name === c)).map(quoteIdent);
+  const eventDate = `CAST(timezone('UTC', ${fallbacks.length ? `coalesce(${eventTime}, ${fallbacks.join(', ')})` : eventTime}) AS DATE)`;
 
   const hostParts = [
     ['agent', 'hostname'],
@@ -91,6 +96,17 @@ function fieldSql(schema: readonly SchemaField[], path: readonly string[]): Fiel
     fields = found.children;
   }
   return found ? { sql, field: found } : undefined;
+}
+
+/** Longest partition value kept as is, in bytes: escaped (×3 at worst) it stays under 255-byte folder names. */
+export const MAX_PARTITION_VALUE_BYTES = 80;
+
+/**
+ * A value safe as a partition folder name: as is up to {@link MAX_PARTITION_VALUE_BYTES} bytes,
+ * else its first 32 characters, '~' and its MD5 (deterministic; the real value stays in its column).
+ */
+function partitionSafeSql(sql: string): string {
+  return `CASE WHEN strlen(${sql}) <= ${MAX_PARTITION_VALUE_BYTES} THEN ${sql} ELSE left(${sql}, 32) || '~' || md5(${sql}) END`;
 }
 
 /** @timestamp may arrive as TIMESTAMPTZ, naive TIMESTAMP (taken as UTC) or ISO text. */

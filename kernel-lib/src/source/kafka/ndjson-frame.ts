@@ -2,16 +2,12 @@
  * Raw JSON documents (Kafka record values or NDJSON lines) into a DuckDB table, parsed by DuckDB.
  *
  * JavaScript only frames the raw bytes into a tab-separated file; DuckDB reads it with its CSV
- * reader, classifies each value (`json_type`) and parses it with `json_transform` and ONE structure
- * for the whole batch, which covers every key of every good document (see structure.ts: the
- * structure is inferred over one representative per document shape, and a {@link StructureCache}
- * shared by the batches of a stream skips inference while no new shape arrives). Values that are
- * not JSON objects are kept as `_corrupt_record` with a `_corrupt_reason`, never dropped.
- *
- * Schema rules, chosen so that batch after batch appends to the same bronze table:
- * - `winlog.event_data` and `winlog.user_data` are MAP(VARCHAR, VARCHAR) (their keys vary per event id);
- * - top-level `@timestamp` is TIMESTAMPTZ (NULL when it does not parse);
- * - integers are BIGINT, fields only ever null are VARCHAR, fields of mixed types and empty objects JSON.
+ * reader, classifies each value (`json_type`) and parses it into the declared bronze envelope
+ * (winlogbeat/envelope.ts; SQL in envelope-sql.ts): the same columns and types for every batch,
+ * whatever its documents hold, so batch after batch appends to the same table and one document
+ * never changes the others' columns. What does not fit the envelope is kept in `_rescued_data`,
+ * the original text in `_raw`. Values that are not JSON objects are kept as `_corrupt_record` with
+ * a `_corrupt_reason`, never dropped.
  */
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
@@ -19,9 +15,11 @@ import path from 'node:path';
 import { quoteIdent, quoteString } from '../../engine/quote.js';
 import type { Session } from '../../engine/session.js';
 import { Frame } from '../../frame/index.js';
-import { LINE_DELIMITER, StructureCache, stableStructure, type InferenceMethod } from './structure.js';
+import { BRONZE_ENVELOPE, RAW_DOCUMENT, RESCUED_DATA, type EnvelopeLevel } from '../../winlogbeat/envelope.js';
+import { envelopeSql } from './envelope-sql.js';
 
-export { MAP_FIELDS, StructureCache } from './structure.js';
+/** A field delimiter no JSON text holds, so that DuckDB's CSV reader returns each line whole. */
+export const LINE_DELIMITER = "E'\\x1f\\x1e\\x1d\\x01'";
 
 /** One raw value to parse, with optional Kafka coordinates. */
 export interface RawRecord {
@@ -45,8 +43,8 @@ const NEWLINE = Buffer.from('\n');
 /**
  * Frames raw records as lines `partition \t offset \t timestamp \t encoding \t bytes \t key \t value`
  * in a file DuckDB's CSV reader can split without quoting. Values holding tab, newline, CR or NUL
- * bytes are written as JSON string literals (encoding `j`), values that are not UTF-8 likewise with
- * replacement characters (`u`), null values as `n`, empty ones as `e`; everything else as is (`r`).
+ * bytes are written as JSON string literals (encoding `j`), values that are not UTF-8 as base64
+ * (`b`), null values as `n`, empty ones as `e`; everything else as is (`r`).
  *
  * @example
  * const w = new RecordFileWriter('/tmp/batch-1.tsv');
@@ -80,8 +78,9 @@ export class RecordFileWriter {
         encoding = 'e';
         body = value;
       } else if (!isUtf8(value)) {
-        encoding = 'u';
-        body = Buffer.from(JSON.stringify(value.toString('utf8')), 'utf8');
+        // Base64 keeps the bytes exactly: the quarantine row can give the value back as it came.
+        encoding = 'b';
+        body = Buffer.from(value.toString('base64'), 'utf8');
       } else if (value.indexOf(LF) >= 0 || value.indexOf(TAB) >= 0 || value.indexOf(CR) >= 0 || value.indexOf(NUL) >= 0) {
         encoding = 'j';
         body = Buffer.from(JSON.stringify(value.toString('utf8')), 'utf8');
@@ -118,13 +117,10 @@ export interface ParseOptions {
   topic?: string;
   /** A name for the materialised table (a unique one is chosen otherwise). */
   tableName?: string;
-  /** How the structure is inferred over representative documents (see structure.ts); default 'read_json'. */
-  inference?: InferenceMethod;
-  /**
-   * The structure learnt from earlier batches of the same source, reused and extended by this
-   * one; default a fresh cache (the structure is inferred from this batch alone).
-   */
-  structureCache?: StructureCache;
+  /** The declared columns; default the winlogbeat bronze envelope (winlogbeat/envelope.ts). */
+  envelope?: EnvelopeLevel;
+  /** Keep each document's original text in `_raw` (default true: any document reproducible byte for byte). */
+  keepRaw?: boolean;
 }
 
 let tableCounter = 0;
@@ -133,9 +129,6 @@ let tableCounter = 0;
 const JSON_TYPE_NAME =
   "CASE jt WHEN 'ARRAY' THEN 'array' WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN 'boolean' " +
   "WHEN 'NULL' THEN 'null' ELSE 'number' END";
-
-/** The column holding each document's shape hash while a batch is checked against the cache. */
-const SHAPE_COLUMN = '__winlake_shape';
 
 function uniqueTable(prefix: string): string {
   return `${prefix}_${process.pid}_${++tableCounter}`;
@@ -147,9 +140,10 @@ const CSV_OPTIONS = "delim='\\t', quote='', escape='', header=false, auto_detect
  * Parses record files written by {@link RecordFileWriter} into a materialised temporary table and
  * returns a Frame over it (the files may be deleted afterwards).
  *
- * Columns: the documents' top-level fields, then `_kafka_topic`, `_kafka_partition` (INTEGER),
+ * Columns: the envelope's top-level fields, then `_kafka_topic`, `_kafka_partition` (INTEGER),
  * `_kafka_offset` (BIGINT), `_kafka_timestamp` (TIMESTAMPTZ), `_kafka_key` (when `topic` is set),
- * then `_corrupt_record` and `_corrupt_reason` (VARCHAR, NULL for good documents).
+ * then `_rescued_data` and `_raw` (NULL for corrupt records), `_corrupt_record` and
+ * `_corrupt_reason` (VARCHAR, NULL for good documents).
  *
  * @example
  * const frame = await recordFilesToFrame(session, [w.file], { topic: 'winlogbeat', maxLineBytes: w.maxLineBytes });
@@ -166,7 +160,7 @@ export async function recordFilesToFrame(
     files.length === 0
       ? `(SELECT NULL::INTEGER p, NULL::BIGINT o, NULL::BIGINT ts, NULL::VARCHAR enc, NULL::BIGINT n, NULL::VARCHAR k, NULL::VARCHAR v LIMIT 0)`
       : `read_csv([${files.map(quoteString).join(', ')}], columns=${columns}, ${CSV_OPTIONS}, max_line_size=${maxLine})`;
-  const decoded = "CASE enc WHEN 'r' THEN v WHEN 'n' THEN NULL WHEN 'e' THEN '' ELSE json_extract_string(v, '$') END";
+  const decoded = "CASE enc WHEN 'r' THEN v WHEN 'b' THEN v WHEN 'n' THEN NULL WHEN 'e' THEN '' ELSE json_extract_string(v, '$') END";
   const meta =
     options.topic === undefined
       ? ''
@@ -175,7 +169,7 @@ export async function recordFilesToFrame(
         `CASE WHEN k IS NULL OR k = '' THEN NULL ELSE json_extract_string(k, '$') END AS _kafka_key, `;
   const raw =
     `SELECT ${meta}${decoded} AS value, ` +
-    `CASE WHEN enc = 'n' THEN 'null value' WHEN enc = 'u' THEN 'not valid UTF-8' WHEN n > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
+    `CASE WHEN enc = 'n' THEN 'null value' WHEN enc = 'b' THEN 'not valid UTF-8 (the value is kept as base64)' WHEN n > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
     `FROM ${source}`;
   return parseRaw(session, raw, options);
 }
@@ -218,51 +212,28 @@ export async function ndjsonToFrame(
 
 /**
  * Classifies and parses the rows of `raw` (SQL with columns `value` VARCHAR, `pre_reason` VARCHAR
- * — a reason already known — and metadata columns, kept after the document columns). `raw` is
- * read once per pass and never materialised: a pass over the record file costs less than a copy.
- *
- * With a cache that already has a structure, one pass parses and hashes each document's shape;
- * when every shape is known (the usual case in a stream) that is all. Otherwise the cache learns
- * the new shapes and the batch is parsed again with the grown structure.
+ * — a reason already known — and metadata columns, kept after the document columns) into the
+ * declared envelope, in one pass that is materialised: `raw` is read once, never inferred.
  */
 async function parseRaw(session: Session, raw: string, options: ParseOptions): Promise<Frame> {
-  const cache = options.structureCache ?? new StructureCache(options.inference ?? 'read_json');
-  // json_type once classifies (NULL under try() for invalid JSON); trim only runs on the few invalid values.
+  const env = envelopeSql(options.envelope ?? BRONZE_ENVELOPE, 'doc');
+  // One json_type pass classifies (NULL under try() for invalid JSON) and types the envelope's paths.
   const reason =
     `CASE WHEN pre_reason IS NOT NULL THEN pre_reason WHEN value IS NULL THEN 'null value' WHEN jt = 'OBJECT' THEN NULL ` +
     `WHEN jt IS NULL THEN CASE WHEN trim(value, ' \t\r\n') = '' THEN 'empty value' ELSE 'invalid JSON' END ` +
     `ELSE 'not a JSON object (' || ${JSON_TYPE_NAME} || ')' END`;
-  const classified =
-    `(SELECT * EXCLUDE (pre_reason, jt), ${reason} AS _corrupt_reason ` +
-    `FROM (SELECT *, CASE WHEN pre_reason IS NULL AND value IS NOT NULL THEN try(json_type(value)) END AS jt FROM (${raw})))`;
-  const metaCols = (await session.run(`SELECT * FROM ${classified} LIMIT 0`)).columnNames().filter((c) => c !== 'value' && c !== '_corrupt_reason');
+  const typed = `(SELECT *, __t[1] AS jt FROM (SELECT *, CASE WHEN pre_reason IS NULL AND value IS NOT NULL THEN try(${env.types('value')}) END AS __t FROM (${raw})))`;
+  const classified = `(SELECT * EXCLUDE (pre_reason, jt), ${reason} AS _corrupt_reason FROM ${typed})`;
+  const metaCols = (await session.run(`SELECT * FROM ${classified} LIMIT 0`))
+    .columnNames()
+    .filter((c) => c !== 'value' && c !== '_corrupt_reason' && c !== '__t');
   const out = options.tableName ?? uniqueTable('winlake_batch');
-  if (cache.structure !== undefined) {
-    await materialise(session, classified, metaCols, cache, out, true);
-    const shapes = await session.rows<{ shape: bigint }>(`SELECT DISTINCT ${quoteIdent(SHAPE_COLUMN)} AS shape FROM ${quoteIdent(out)} WHERE _corrupt_reason IS NULL`);
-    await session.run(`ALTER TABLE ${quoteIdent(out)} DROP COLUMN ${quoteIdent(SHAPE_COLUMN)}`);
-    if (shapes.every((s) => cache.knows(String(s.shape)))) return Frame.fromSql(session, `SELECT * FROM ${quoteIdent(out)}`);
-  }
-  await cache.cover(session, classified);
-  await materialise(session, classified, metaCols, cache, out, false);
-  return Frame.fromSql(session, `SELECT * FROM ${quoteIdent(out)}`);
-}
-
-/** One pass: the batch parsed with the cache's structure into table `out` (plus shape hashes when asked). */
-async function materialise(session: Session, classified: string, metaCols: readonly string[], cache: StructureCache, out: string, withShape: boolean): Promise<void> {
-  const inferred = cache.structure;
-  const structure = inferred === undefined ? {} : stableStructure(inferred, []);
-  const docFields = typeof structure === 'object' && !Array.isArray(structure) ? Object.keys(structure) : [];
-  const clash = docFields.find((f) => metaCols.includes(f) || f === '_corrupt_record' || f === '_corrupt_reason' || f === SHAPE_COLUMN);
-  if (clash) throw new Error(`a document field is named ${JSON.stringify(clash)}, which winlake reserves for its own column`);
-  const docs = docFields.length === 0 ? '' : `${docFields.map((f) => `d.${quoteIdent(f)} AS ${quoteIdent(f)}`).join(', ')}, `;
-  // With no document at all there is no structure to parse with (json_transform refuses '{}').
-  const transform =
-    docFields.length === 0 ? 'NULL' : `CASE WHEN _corrupt_reason IS NULL THEN json_transform(value, ${quoteString(JSON.stringify(structure))}) END`;
-  const shape = withShape ? `, CASE WHEN _corrupt_reason IS NULL THEN ${cache.shapeSql()} END AS ${quoteIdent(SHAPE_COLUMN)}` : '';
+  const raws = options.keepRaw === false ? '' : `doc AS ${quoteIdent(RAW_DOCUMENT)}, `;
   await session.run(
-    `CREATE OR REPLACE TEMP TABLE ${quoteIdent(out)} AS SELECT ${docs}${metaCols.map(quoteIdent).map((c) => `${c}, `).join('')}` +
-      `CASE WHEN _corrupt_reason IS NOT NULL THEN value END AS _corrupt_record, _corrupt_reason${shape} ` +
-      `FROM (SELECT *, ${transform} AS d FROM ${classified})`,
+    `CREATE OR REPLACE TEMP TABLE ${quoteIdent(out)} AS SELECT ${env.columns.join(', ')}, ${metaCols.map(quoteIdent).map((c) => `${c}, `).join('')}` +
+      `${env.rescued} AS ${quoteIdent(RESCUED_DATA)}, ${raws}` +
+      `CASE WHEN _corrupt_reason IS NOT NULL THEN value END AS _corrupt_record, _corrupt_reason ` +
+      `FROM (SELECT *, ${env.passes} FROM (SELECT *, CASE WHEN _corrupt_reason IS NULL THEN value END AS doc FROM ${classified}))`,
   );
+  return Frame.fromSql(session, `SELECT * FROM ${quoteIdent(out)}`);
 }

@@ -1,0 +1,173 @@
+/**
+ * SQL that parses JSON documents into a declared envelope (see winlogbeat/envelope.ts) with three
+ * yyjson passes per document and no inference: `json_type` of the document and of the paths whose
+ * type must be checked, `json_transform` into the declared structure, and `json_keys` of every
+ * object level (to find undeclared keys). What does not fit is rescued as JSON, and only for the rows that need it
+ * (a lazy CASE), so a batch of well-formed documents never pays for the rescue.
+ */
+import { quoteIdent, quoteString } from '../../engine/quote.js';
+import type { EnvelopeLeaf, EnvelopeLevel } from '../../winlogbeat/envelope.js';
+
+/** One declared leaf or object level, by path. */
+interface Node {
+  path: readonly string[];
+  leaf?: EnvelopeLeaf;
+  children?: Node[];
+}
+
+const isLeaf = (v: EnvelopeLeaf | EnvelopeLevel): v is EnvelopeLeaf => typeof v === 'string';
+
+function nodesOf(level: EnvelopeLevel, prefix: readonly string[]): Node[] {
+  return Object.entries(level).map(([name, v]) =>
+    isLeaf(v) ? { path: [...prefix, name], leaf: v } : { path: [...prefix, name], children: nodesOf(v, [...prefix, name]) },
+  );
+}
+
+/** A JSONPath DuckDB accepts for any key: every step quoted. */
+const jsonPath = (path: readonly string[]): string => `$${path.map((p) => `.${JSON.stringify(p)}`).join('')}`;
+/** The name of a path in `_rescued_data` and in the flatten: parts joined with ':'. */
+export const rescuedKey = (path: readonly string[]): string => path.join(':');
+
+/** The json_transform structure: leaves parsed as text where winlake casts them itself. */
+function structureOf(nodes: readonly Node[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const n of nodes) {
+    const name = n.path[n.path.length - 1]!;
+    if (n.children) out[name] = structureOf(n.children);
+    else if (n.leaf === 'VARCHAR[]') out[name] = ['VARCHAR'];
+    else if (n.leaf === 'MAP(VARCHAR, VARCHAR)') out[name] = 'MAP(VARCHAR, VARCHAR)';
+    else out[name] = 'VARCHAR';
+  }
+  return out;
+}
+
+/** The SQL pieces of an envelope, over a row with columns `value` (the document) and the three passes. */
+export interface EnvelopeSql {
+  /**
+   * The first pass, a LIST of JSON types over a document (raises on invalid JSON: wrap in try()),
+   * to be selected AS `__t`; its first item is the document's own type ('OBJECT' for a document).
+   */
+  types: (document: string) => string;
+  /** The other two passes, as select items over a row with `value` and `__t`: `__d`, `__k`. */
+  passes: string;
+  /** The envelope's top-level columns, as select items over a row with the passes. */
+  columns: string[];
+  /** The top-level column names, in order. */
+  names: string[];
+  /** `_rescued_data` (VARCHAR JSON or NULL) over a row with the passes. */
+  rescued: string;
+}
+
+const D = '__d';
+const T = '__t';
+const K = '__k';
+
+/**
+ * Builds the SQL that parses `value` into an envelope.
+ *
+ * @example
+ * const sql = envelopeSql(BRONZE_ENVELOPE);
+ * // SELECT ${sql.columns.join(', ')}, ${sql.rescued} AS _rescued_data FROM (SELECT *, ${sql.passes} FROM docs)
+ */
+export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeSql {
+  const nodes = nodesOf(envelope, []);
+  const levels: { path: readonly string[]; names: string[] }[] = [{ path: [], names: nodes.map((n) => n.path[0]!) }];
+  const typed: { path: readonly string[]; allowed: string[] }[] = [];
+  const collect = (list: readonly Node[]): void => {
+    for (const n of list) {
+      if (n.children) {
+        levels.push({ path: n.path, names: n.children.map((c) => c.path[c.path.length - 1]!) });
+        typed.push({ path: n.path, allowed: ['OBJECT'] });
+        collect(n.children);
+      } else if (n.leaf === 'VARCHAR[]') typed.push({ path: n.path, allowed: ['ARRAY'] });
+      else if (n.leaf === 'MAP(VARCHAR, VARCHAR)') typed.push({ path: n.path, allowed: ['OBJECT'] });
+    }
+  };
+  collect(nodes);
+  // Index 1 is the document itself ('$'): the same pass classifies it (object, array, invalid...).
+  const typeIndex = new Map(typed.map((t, i) => [rescuedKey(t.path), i + 2]));
+  const list = (paths: readonly (readonly string[])[]): string => `[${paths.map((p) => quoteString(jsonPath(p))).join(', ')}]`;
+  const types = (over: string): string => `json_type(${over}, ${list([[], ...typed.map((t) => t.path)])})`;
+  const passes =
+    `json_transform(${value}, ${quoteString(JSON.stringify(structureOf(nodes)))}) AS ${D}, ` +
+    `json_keys(${value}, ${list(levels.map((l) => l.path))}) AS ${K}`;
+
+  const access = (path: readonly string[]): string => `${D}${path.map((p) => `[${quoteString(p)}]`).join('')}`;
+  // A leaf's value and the condition under which its JSON value did not fit (→ rescued).
+  const leafSql = (n: Node): { sql: string; misfit?: string } => {
+    const raw = access(n.path);
+    switch (n.leaf) {
+      case 'BIGINT': {
+        // Lossless only: the integer must print back as the text it came as (DuckDB rounds '1.5' to 2).
+        const sql = `CASE WHEN TRY_CAST(${raw} AS BIGINT)::VARCHAR = ${raw} THEN TRY_CAST(${raw} AS BIGINT) END`;
+        return { sql, misfit: `(${raw} IS NOT NULL AND ${sql} IS NULL)` };
+      }
+      case 'TIMESTAMPTZ':
+        return { sql: timestampSql(raw), misfit: `(${raw} IS NOT NULL AND ${timestampSql(raw)} IS NULL)` };
+      case 'VARCHAR[]':
+      case 'MAP(VARCHAR, VARCHAR)': {
+        const t = `${T}[${typeIndex.get(rescuedKey(n.path))!}]`;
+        return { sql: `CASE WHEN ${t} = ${quoteString(n.leaf === 'VARCHAR[]' ? 'ARRAY' : 'OBJECT')} THEN ${raw} END`, misfit: misfitSql(t, n.leaf === 'VARCHAR[]' ? 'ARRAY' : 'OBJECT') };
+      }
+      default:
+        return { sql: raw };
+    }
+  };
+  const misfits: { path: readonly string[]; cond: string }[] = [];
+  const build = (n: Node): string => {
+    if (!n.children) {
+      const { sql, misfit } = leafSql(n);
+      if (misfit) misfits.push({ path: n.path, cond: misfit });
+      return sql;
+    }
+    const t = `${T}[${typeIndex.get(rescuedKey(n.path))!}]`;
+    misfits.push({ path: n.path, cond: misfitSql(t, 'OBJECT') });
+    const fields = n.children.map((c) => `${quoteString(c.path[c.path.length - 1]!)}: ${build(c)}`);
+    return `CASE WHEN ${t} = 'OBJECT' THEN {${fields.join(', ')}} END`;
+  };
+  const columns = nodes.map((n) => `${build(n)} AS ${quoteIdent(n.path[0]!)}`);
+
+  // Undeclared keys of each level: a cheap list_has_all per level decides whether to look closer.
+  const unknownTests = levels.map((l, i) => `NOT list_has_all(${stringList(l.names)}, coalesce(${K}[${i + 1}], []))`);
+  const needsRescue = [...unknownTests, ...misfits.map((m) => m.cond)].join(' OR ');
+  const entry = (key: string, json: string): string => `{'k': ${key}, 'v': ${json}}`;
+  const unknownEntries = levels.map((l, i) => {
+    const prefix = l.path.length === 0 ? '' : `${rescuedKey(l.path)}:`;
+    // A JSON pointer reaches any key exactly ('~' and '/' are its only escapes).
+    const pointer = `${l.path.map((p) => `/${p.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')}/`;
+    return (
+      `list_transform(list_filter(coalesce(${K}[${i + 1}], []), lambda x: NOT list_contains(${stringList(l.names)}, x)), ` +
+      `lambda x: ${entry(`${quoteString(prefix)} || x`, `json_extract(${value}, ${quoteString(pointer)} || replace(replace(x, '~', '~0'), '/', '~1'))::VARCHAR`)})`
+    );
+  });
+  const misfitEntries = misfits.map(
+    (m) => `CASE WHEN ${m.cond} THEN [${entry(quoteString(rescuedKey(m.path)), `json_extract(${value}, ${quoteString(jsonPath(m.path))})::VARCHAR`)}] ELSE [] END`,
+  );
+  const entries = `list_concat(${[...unknownEntries, ...misfitEntries].join(', ')})`;
+  // Built as text, not a MAP: a document may repeat a key, and nothing may be dropped.
+  const rescued =
+    `CASE WHEN ${needsRescue} THEN nullif('{' || array_to_string(list_transform(${entries}, lambda p: to_json(p.k)::VARCHAR || ':' || p.v), ',') || '}', '{}') END`;
+  return { types, passes, columns, names: nodes.map((n) => n.path[0]!), rescued };
+}
+
+const stringList = (names: readonly string[]): string => `[${names.map(quoteString).join(', ')}]::VARCHAR[]`;
+
+/** A value of JSON type `t` that is neither absent, null nor the expected type. */
+const misfitSql = (t: string, expected: string): string => `(${t} IS NOT NULL AND ${t} <> 'NULL' AND ${t} <> ${quoteString(expected)})`;
+
+/** The largest epoch milliseconds a TIMESTAMPTZ holds comfortably (year 9999). */
+const MAX_EPOCH_MS = 253_402_300_799_999;
+
+/**
+ * A timestamp's JSON text as TIMESTAMPTZ: ISO 8601 (no zone = UTC; the session runs in UTC) or
+ * epoch milliseconds (number or numeric string); NULL otherwise.
+ *
+ * @example timestampSql("'1700000000000'") // epoch milliseconds → 2023-11-14 22:13:20+00
+ */
+export function timestampSql(text: string): string {
+  const ms = `TRY_CAST(${text} AS DOUBLE)`;
+  return (
+    `coalesce(TRY_CAST(${text} AS TIMESTAMPTZ), CASE WHEN abs(${ms}) <= ${MAX_EPOCH_MS} ` +
+    `THEN to_timestamp(${ms} / 1000.0) END)`
+  );
+}
