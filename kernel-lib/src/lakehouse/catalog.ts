@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { defaultLakehouseRoot } from '../engine/session.js';
 
 /** The medallion tiers a table can live in. */
 export type Tier = 'bronze' | 'silver' | 'gold';
@@ -51,7 +52,7 @@ export class Catalog {
   readonly root: string;
 
   constructor(root?: string) {
-    this.root = path.resolve(root ?? process.env.WINLAKE_HOME ?? 'lakehouse');
+    this.root = root === undefined ? defaultLakehouseRoot() : path.resolve(root);
   }
 
   /** Where a table of this tier lives (whether or not it exists yet). */

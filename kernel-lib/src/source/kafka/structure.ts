@@ -17,8 +17,7 @@
  * representatives alone (a few dozen documents), which sees every key the batch has.
  */
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { quoteString } from '../../engine/quote.js';
 import { SqlError, type Session } from '../../engine/session.js';
@@ -111,7 +110,7 @@ export class StructureCache {
   /** Adds representatives, infers the structure over all of them, and re-hashes them under it. */
   private async learn(session: Session, documents: readonly string[]): Promise<void> {
     this.inferences++;
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-infer-'));
+    const dir = session.scratch('winlake-infer-');
     try {
       const file = path.join(dir, 'representatives.ndjson');
       writeFileSync(file, `${[...this.representatives, ...documents].join('\n')}\n`);
