@@ -12,6 +12,7 @@ import path from 'node:path';
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import { Expr, renderExpr, type ExprNode } from '../frame/expr.js';
+import { assertInside, assertNotSymlink } from '../engine/real-path.js';
 import type { Action, AddAction, FileStats, RemoveAction } from './actions.js';
 import { bloomCopyOptions } from './bloom-index.js';
 import { writeCheckpoint } from './checkpoint.js';
@@ -109,6 +110,7 @@ export interface OptimizeMetrics {
 export async function optimizeTable(session: Session, tablePathIn: string, opts: OptimizeOptions = {}): Promise<OptimizeMetrics> {
   const started = Date.now();
   const tablePath = path.resolve(tablePathIn);
+  assertNotSymlink(tablePath, 'table folder');
   const snapshot = await loadSnapshot(tablePath, { session });
   assertRewritable(snapshot);
   const targetFileSize = positiveOption('targetFileSize', opts.targetFileSize ?? configuredTargetSize(snapshot));
@@ -432,6 +434,7 @@ async function writeRewrittenFiles(session: Session, snapshot: Snapshot, files: 
     const produced = result[0]?.Files ?? [];
     const targetDir = path.join(tablePath, ...(dir ? dir.split('/') : []));
     await mkdir(targetDir, { recursive: true });
+    if (dir) assertInside(tablePath, targetDir, 'partition folder');
     for (const file of produced) {
       const name = path.basename(file);
       const rel = dir ? `${dir}/${name}` : name;

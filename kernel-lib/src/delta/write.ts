@@ -9,6 +9,7 @@ import path from 'node:path';
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import type { Frame } from '../frame/frame.js';
+import { assertInside, assertNotSymlink } from '../engine/real-path.js';
 import type { Action, AddAction, MetadataAction, ProtocolAction, RemoveAction } from './actions.js';
 import { bloomCopyOptions } from './bloom.js';
 import { writeCheckpoint } from './checkpoint.js';
@@ -322,6 +323,7 @@ async function writeDataFiles(
   const split = opts.targetFileRows !== undefined;
   if (split) copyOptions.push(`ROW_GROUPS_PER_FILE ${Math.max(1, Math.round(opts.targetFileRows! / rowGroup!))}`);
 
+  assertNotSymlink(tablePath, 'table folder');
   await mkdir(tablePath, { recursive: true });
   const partitioned = plan.partitionColumns.length > 0;
   const staging = path.join(tablePath, `_winlake_staging_${randomUUID()}`);
@@ -361,6 +363,8 @@ async function writeDataFiles(
     const rel = dir ? `${dir}/${path.basename(file)}` : path.basename(file);
     const abs = path.join(tablePath, ...rel.split('/'));
     await mkdir(path.dirname(abs), { recursive: true });
+    // A partition folder that is a symlink would take the file out of the table.
+    if (dir) assertInside(tablePath, path.dirname(abs), 'partition folder');
     await rename(file, abs);
     placed.push({ abs, rel, partitionValues, stats, records });
   }

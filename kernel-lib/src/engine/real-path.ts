@@ -3,7 +3,7 @@
  * path leaves the folder it belongs to is refused, so a symlink cannot lead a write, or a vacuum's
  * delete, out of the lakehouse.
  */
-import { realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -49,4 +49,19 @@ export function assertInside(folder: string, target: string, what: string): stri
     throw new Error(`${what} ${target} resolves to ${realTarget}, outside ${folder} (a symlink leads out of it): refused`);
   }
   return realTarget;
+}
+
+/**
+ * Throws if the folder `p` is itself a symlink (a table folder must be a real folder, or its writes
+ * and a vacuum's deletes would land where the link points).
+ * @example assertNotSymlink('/lake/gold/linked', 'table folder') // throws when linked -> /elsewhere
+ */
+export function assertNotSymlink(p: string, what: string): void {
+  let isLink = false;
+  try {
+    isLink = lstatSync(p).isSymbolicLink();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (isLink) throw new Error(`${what} ${p} is a symlink to ${realPath(p)}: refused (winlake writes and deletes only inside real table folders)`);
 }
