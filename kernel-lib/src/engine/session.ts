@@ -2,7 +2,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBResultReader } from '
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { quoteString } from './quote.js';
-import { realPath } from './real-path.js';
+import { isWithin, realPath } from './real-path.js';
 
 /** Options for the DuckDB session behind a notebook. */
 export interface SessionOptions {
@@ -56,8 +56,8 @@ export class Session {
 
   /**
    * Opens an engine. Once set up it is sandboxed (unless `sandbox: false`): DuckDB's
-   * `enable_external_access = false` with `allowed_directories` = the lakehouse root, the work folder
-   * (spill files and {@link Session.scratchDir}) and `options.allowedDirectories`; extensions are
+   * `enable_external_access = false` with `allowed_directories` = the lakehouse root, the work
+   * folder's spill and scratch folders ({@link Session.scratchDir}) and `options.allowedDirectories`; extensions are
    * neither installed nor auto-loaded; and `lock_configuration = true`, so no later SQL can change
    * any of it (DuckDB also refuses to widen `allowed_directories` once external access is off).
    */
@@ -66,12 +66,20 @@ export class Session {
     mkdirSync(path.join(workDir, 'scratch'), { recursive: true });
     const scratchDir = mkdtempSync(path.join(workDir, 'scratch', `${process.pid}-`));
     const sandbox = options.sandbox !== false;
+    // DuckDB compares real paths (it resolves symlinks of the files it opens), so the roots are too.
+    // Not the whole work folder: its extensions folder stays out of reach.
+    const own = [path.join(workDir, 'tmp'), path.join(workDir, 'scratch')];
+    const allowed = sandbox ? [...new Set([...own, ...sandboxRoots(options)].map(realPath))] : [];
+    // INSTALL downloads whenever the extensions folder is writable, even with external access off:
+    // when an allowed folder holds it, point DuckDB at a folder that none holds.
+    let extensionDir = path.join(workDir, 'extensions');
+    if (allowed.some((d) => isWithin(d, realPath(extensionDir)))) extensionDir = path.join(path.parse(workDir).root, '.winlake-no-extensions');
     // Extensions that DuckDB would download (delta, httpfs) cannot be had offline: never try. The
     // ones winlake uses (json, parquet, icu) are built in.
     const config: Record<string, string> = {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: sandbox ? 'false' : 'true',
-      extension_directory: path.join(workDir, 'extensions'),
+      extension_directory: extensionDir,
       temp_directory: path.join(workDir, 'tmp'),
     };
     if (options.memoryLimit) config.memory_limit = options.memoryLimit;
@@ -79,8 +87,6 @@ export class Session {
     const instance = await DuckDBInstance.create(':memory:', config);
     const connection = await instance.connect();
     await connection.run("SET TimeZone = 'UTC'");
-    // DuckDB compares real paths (it resolves symlinks of the files it opens), so the roots are too.
-    const allowed = sandbox ? [...new Set([workDir, ...sandboxRoots(options)].map(realPath))] : [];
     if (sandbox) {
       const files = (options.allowedPaths ?? []).map((p) => realPath(path.resolve(p)));
       // Order matters: DuckDB takes the lists only while external access is on, and the lock last.
