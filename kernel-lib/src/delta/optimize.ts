@@ -11,8 +11,9 @@ import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
-import { Expr, renderExpr, type ExprNode } from '../frame/expr.js';
+import { checkedExpression } from '../engine/sql-guard.js';
 import { assertInside, assertNotSymlink } from '../engine/real-path.js';
+import { Expr, renderExpr, type ExprNode } from '../frame/expr.js';
 import type { Action, AddAction, FileStats, RemoveAction } from './actions.js';
 import { bloomCopyOptions } from './bloom-index.js';
 import { writeCheckpoint } from './checkpoint.js';
@@ -117,7 +118,8 @@ export async function optimizeTable(session: Session, tablePathIn: string, opts:
   const minFileSize = positiveOption('minFileSize', opts.minFileSize ?? targetFileSize);
   if (opts.rowGroupRows !== undefined) positiveOption('rowGroupRows', opts.rowGroupRows);
   const zOrderBy = resolveZOrderColumns(snapshot, opts.zOrderBy ?? []);
-  const whereSql = opts.where === undefined ? undefined : opts.where instanceof Expr ? opts.where.toSql() : typeof opts.where === 'string' ? opts.where : renderExpr(opts.where);
+  const whereText = opts.where === undefined ? undefined : opts.where instanceof Expr ? opts.where.toSql() : typeof opts.where === 'string' ? opts.where : renderExpr(opts.where);
+  const whereSql = whereText === undefined ? undefined : await checkedExpression(session, whereText, 'OPTIMIZE where');
 
   const partitions = groupByPartition(snapshot);
   const selected = whereSql === undefined ? [...partitions.values()] : await selectPartitions(session, snapshot, partitions, whereSql);

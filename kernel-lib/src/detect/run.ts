@@ -4,6 +4,7 @@
  */
 import { quoteIdent } from '../engine/quote.js';
 import { getSession, type Session } from '../engine/session.js';
+import { checkedExpression } from '../engine/sql-guard.js';
 import { Catalog } from '../lakehouse/catalog.js';
 import { readTable } from '../lakehouse/tables.js';
 import { compileRule, ruleTarget, type CompiledRule } from './compile.js';
@@ -88,7 +89,8 @@ export async function runSigmaRules(input: SigmaRuleInput, opts: RunSigmaOptions
       continue;
     }
     const frame = await readTable(table, { catalog, session });
-    const from = `(${await frame.toSql()}) AS t${opts.where ? ` WHERE (${opts.where})` : ''}`;
+    const where = opts.where ? await checkedExpression(session, opts.where, 'runSigmaRules where') : undefined;
+    const from = `(${await frame.toSql()}) AS t${where ? ` WHERE ${where}` : ''}`;
     const columns = Object.fromEntries((await frame.schema()).map((f) => [f.name, f.type]));
     const runnable: number[] = [];
     for (const i of indexes) {
