@@ -313,7 +313,8 @@ describe('Kafka → bronze streaming (default broker)', () => {
   test('prefetch: the next batch is fetched during the write, and used only for exactly its range', async () => {
     const topic = await newTopic('stream-prefetch');
     await produceDocs(client, topic, { count: 900, seed: 41, partitions: 3 });
-    const workDir = session.options.workDir!;
+    // Record folders live beside the session's scratch folder, inside the engine's sandbox.
+    const workDir = path.dirname(session.scratchDir);
     const recordDirs = (): string[] => readdirSync(workDir).filter((f) => f.startsWith('winlake-kstream-'));
     /** Per partition [first offset, last offset, rows] of a batch. */
     const spans = async (frame: { toSql(): Promise<string> }): Promise<number[][]> =>

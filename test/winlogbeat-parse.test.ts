@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import yaml from 'js-yaml';
 import { quoteString } from '../kernel-lib/src/engine/quote.js';
+import { Session } from '../kernel-lib/src/engine/session.js';
 import { Frame } from '../kernel-lib/src/frame/index.js';
 import { addIngestMeta, parseWinlogbeat } from '../kernel-lib/src/winlogbeat/parse.js';
 import { simulateEvents } from '../kernel-lib/src/winlogbeat/simulate.js';
@@ -100,12 +101,15 @@ test('raw stage prepends _sourcetype, _event_time, _event_date, dvc_hostname and
 test('_event_date is the UTC date whatever the session time zone', async () => {
   const late = { ...v7[0]!, '@timestamp': '2026-03-01T23:30:00.000Z' } as WinlogbeatDoc;
   const df = await parseWinlogbeat(bronze(writeNdjson('late.json', [late])), 'raw');
-  await session.run("SET TimeZone = 'Asia/Tokyo'");
+  // A sandboxed session's time zone is locked at UTC; an unconfined one may be set to any.
+  await assert.rejects(session.run("SET TimeZone = 'Asia/Tokyo'"), /locked/);
+  const loose = await Session.create({ workDir: tempDir('winlake-duck-tz-'), sandbox: false });
   try {
-    const d = await session.scalar<Date>(`SELECT CAST(_event_date AS VARCHAR) FROM (${await df.toSql()}) WHERE _corrupt_record IS NULL`);
+    await loose.run("SET TimeZone = 'Asia/Tokyo'");
+    const d = await loose.scalar<Date>(`SELECT CAST(_event_date AS VARCHAR) FROM (${await df.toSql()}) WHERE _corrupt_record IS NULL`);
     assert.equal(d, '2026-03-01');
   } finally {
-    await session.run("SET TimeZone = 'UTC'");
+    loose.close();
   }
 });
 

@@ -46,7 +46,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const results: Record<string, unknown> = { documents: n, avgBytes };
   const topics: string[] = [];
   const work = mkdtempSync(path.join(os.tmpdir(), 'winlake-bench-kafka-'));
-  const session = await Session.create({ workDir: path.join(work, 'duck') });
+  const session = await Session.create({ workDir: path.join(work, 'duck'), allowedDirectories: [work] });
   try {
     for (const kind of KINDS) {
       const topic = uniqueTopic(`bench-${kind}`);

@@ -123,7 +123,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const workDir = path.join(os.tmpdir(), `winlake-bench-optimize-${process.pid}`);
   const tablePath = path.join(workDir, 'Process');
   rmSync(workDir, { recursive: true, force: true });
-  const session = await Session.create({ workDir: path.join(workDir, 'duckdb'), threads: 2 });
+  const session = await Session.create({ workDir: path.join(workDir, 'duckdb'), threads: 2, allowedDirectories: [workDir] });
   try {
     // Honest I/O figures: no cross-query caching of file data or footers.
     await session.run('SET enable_external_file_cache = false');

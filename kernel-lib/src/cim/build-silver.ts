@@ -16,7 +16,7 @@ import { writeTableBatch } from '../lakehouse/tables.js';
 import { DeltaStreamSource, type DeltaStreamOptions } from '../stream/delta-source.js';
 import { StreamCheckpoint, StreamingQuery, StreamFrame, type BatchSink, type StreamProgress, type Trigger } from '../stream/index.js';
 import { parseWinlogbeat } from '../winlogbeat/parse.js';
-import { cimQuery } from './dataframe.js';
+import { checkExpressions, cimQuery } from './dataframe.js';
 import { packInputProjection } from './pack-inputs.js';
 import { applyPack, loadPack, loadPacks, packSourceFilter, validatePack, type MappingPack } from './pack.js';
 import { parseTransforms, type TransformStep } from './transform.js';
@@ -154,7 +154,20 @@ export function createSilverSink(packs: readonly MappingPack[], opts: { catalog:
   const { catalog, session } = opts;
   const project = packInputProjection(packs);
   const plans: PackPlan[] = packs.map((pack) => ({ pack, steps: parseTransforms(pack.transforms), filter: packSourceFilter(pack) }));
+  // A pack is data someone may share: its EXPRs are checked as user SQL once, before any batch runs.
+  let checked: Promise<void> | undefined;
+  const checkPacks = async (): Promise<void> => {
+    for (const { pack, steps } of plans) {
+      try {
+        await checkExpressions(session, steps, pack.transforms);
+      } catch (err) {
+        throw new Error(`mapping pack ${pack.table}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+    }
+  };
   return async (batch, batchId, queryId) => {
+    checked ??= checkPacks();
+    await checked;
     const info: SilverBatchInfo = { tables: {} };
     const select = project(await batch.schema());
     if (select.length === 0) throw notWinlogbeatBronze();
@@ -179,14 +192,14 @@ export function createSilverSink(packs: readonly MappingPack[], opts: { catalog:
       // from two row groups on (below, it waits on locks). Writes of one row group run together on
       // one thread, so that the thread count is switched once per batch, not twice per write (write.ts).
       if (rows <= ROW_GROUP_ROWS) {
-        await withOneThread(session, async () => {
+        await session.withOneThread(async () => {
           await computePackRows(plans, flat, catalog, made);
           await write(made);
         });
       } else {
         await computePackRows(plans, flat, catalog, made);
         const small = made.filter((t) => t.rows <= ROW_GROUP_ROWS);
-        if (small.length > 0) await withOneThread(session, () => write(small));
+        if (small.length > 0) await session.withOneThread(() => write(small));
         await write(made.filter((t) => t.rows > ROW_GROUP_ROWS));
       }
     } finally {
@@ -245,21 +258,6 @@ async function packCounts(flat: Frame, plans: readonly PackPlan[]): Promise<numb
   const sql = `SELECT ${plans.map((p, i) => `count(*) FILTER (WHERE ${p.filter.toSql()}) AS ${quoteIdent(`n${i}`)}`).join(', ')} FROM (${await flat.toSql()}) AS flat`;
   const row = (await flat.session.rows<Record<string, bigint | number>>(sql))[0] ?? {};
   return plans.map((_, i) => Number(row[`n${i}`] ?? 0));
-}
-
-/**
- * Runs `fn` with DuckDB on one thread (`threads` is a setting of the whole instance: restored
- * after, also on failure).
- */
-async function withOneThread(session: Session, fn: () => Promise<void>): Promise<void> {
-  const threads = Number(await session.scalar("SELECT current_setting('threads')"));
-  if (!(threads > 1)) return fn();
-  await session.run('SET threads = 1');
-  try {
-    await fn();
-  } finally {
-    await session.run(`SET threads = ${threads}`);
-  }
 }
 
 function notWinlogbeatBronze(): Error {

@@ -3,7 +3,8 @@
  * transform list in the reference notebook's format. The whole list becomes one SQL query.
  */
 import { quoteIdent, quoteString } from '../engine/quote.js';
-import { SqlError } from '../engine/session.js';
+import { SqlError, type Session } from '../engine/session.js';
+import { checkedExpression, SqlExpressionError } from '../engine/sql-guard.js';
 import { Frame } from '../frame/index.js';
 import { parseTransforms, TransformError, type Transform, type TransformStep } from './transform.js';
 
@@ -35,6 +36,7 @@ import { parseTransforms, TransformError, type Transform, type TransformStep } f
  */
 export async function cimDataframe(df: Frame, transforms: readonly Transform[]): Promise<Frame> {
   const steps = parseTransforms(transforms);
+  await checkExpressions(df.session, steps, transforms);
   const { sql, layers } = cimQuery(await df.toSql(), await df.columns(), steps);
   await checkQuery(df, sql, layers, transforms);
   return Frame.fromSql(df.session, sql);
@@ -95,6 +97,24 @@ function buildLayers(base: string, steps: readonly TransformStep[], present: Rea
     layers.push({ sql, step });
   }
   return layers;
+}
+
+/**
+ * Checks that every EXPR of a transform list is one SQL expression (DuckDB's parser decides), and
+ * throws a {@link TransformError} naming the first entry that is not: a list, or a shared mapping
+ * pack, is data and must not run statements of its own.
+ * @example await checkExpressions(session, parseTransforms(pack.transforms), pack.transforms);
+ */
+export async function checkExpressions(session: Session, steps: readonly TransformStep[], transforms: readonly unknown[]): Promise<void> {
+  for (const step of steps) {
+    if (step.verb !== 'expr') continue;
+    try {
+      await checkedExpression(session, step.sql, `EXPR of ${step.target}`);
+    } catch (err) {
+      if (err instanceof SqlExpressionError) throw new TransformError(step.index, transforms[step.index], `DuckDB rejected the expression: it is not one SQL expression: ${err.problem}`);
+      throw err;
+    }
+  }
 }
 
 /** Binds the query; on failure finds the first EXPR layer DuckDB rejects and names its entry. */

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, mkdir, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { assertInside, assertNotSymlink } from '../engine/real-path.js';
 import {
   DELTA_LOG_DIR,
   commitFileName,
@@ -103,7 +104,9 @@ export const WINLAKE_ENGINE = `winlake/${PACKAGE_VERSION}`;
 export async function commitActions(tablePath: string, actions: readonly Action[], opts: CommitOptions): Promise<CommitResult> {
   if (actions.some((a) => 'commitInfo' in a)) throw new Error('commitActions adds commitInfo itself: do not pass one');
   const logDir = path.join(tablePath, DELTA_LOG_DIR);
+  assertNotSymlink(tablePath, 'table folder');
   await mkdir(logDir, { recursive: true });
+  assertInside(tablePath, logDir, 'log folder');
   const ours = summarize(actions);
   let current: readonly Action[] = actions;
   const maxAttempts = opts.maxAttempts ?? 1000;

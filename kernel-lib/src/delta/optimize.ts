@@ -11,6 +11,8 @@ import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
+import { checkedExpression } from '../engine/sql-guard.js';
+import { assertInside, assertNotSymlink } from '../engine/real-path.js';
 import { Expr, renderExpr, type ExprNode } from '../frame/expr.js';
 import type { Action, AddAction, FileStats, RemoveAction } from './actions.js';
 import { bloomCopyOptions } from './bloom-index.js';
@@ -109,13 +111,15 @@ export interface OptimizeMetrics {
 export async function optimizeTable(session: Session, tablePathIn: string, opts: OptimizeOptions = {}): Promise<OptimizeMetrics> {
   const started = Date.now();
   const tablePath = path.resolve(tablePathIn);
+  assertNotSymlink(tablePath, 'table folder');
   const snapshot = await loadSnapshot(tablePath, { session });
   assertRewritable(snapshot);
   const targetFileSize = positiveOption('targetFileSize', opts.targetFileSize ?? configuredTargetSize(snapshot));
   const minFileSize = positiveOption('minFileSize', opts.minFileSize ?? targetFileSize);
   if (opts.rowGroupRows !== undefined) positiveOption('rowGroupRows', opts.rowGroupRows);
   const zOrderBy = resolveZOrderColumns(snapshot, opts.zOrderBy ?? []);
-  const whereSql = opts.where === undefined ? undefined : opts.where instanceof Expr ? opts.where.toSql() : typeof opts.where === 'string' ? opts.where : renderExpr(opts.where);
+  const whereText = opts.where === undefined ? undefined : opts.where instanceof Expr ? opts.where.toSql() : typeof opts.where === 'string' ? opts.where : renderExpr(opts.where);
+  const whereSql = whereText === undefined ? undefined : await checkedExpression(session, whereText, 'OPTIMIZE where');
 
   const partitions = groupByPartition(snapshot);
   const selected = whereSql === undefined ? [...partitions.values()] : await selectPartitions(session, snapshot, partitions, whereSql);
@@ -432,6 +436,7 @@ async function writeRewrittenFiles(session: Session, snapshot: Snapshot, files: 
     const produced = result[0]?.Files ?? [];
     const targetDir = path.join(tablePath, ...(dir ? dir.split('/') : []));
     await mkdir(targetDir, { recursive: true });
+    if (dir) assertInside(tablePath, targetDir, 'partition folder');
     for (const file of produced) {
       const name = path.basename(file);
       const rel = dir ? `${dir}/${name}` : name;

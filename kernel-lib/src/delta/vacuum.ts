@@ -15,6 +15,7 @@
 import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Session } from '../engine/session.js';
+import { assertNotSymlink, isWithin, realPath } from '../engine/real-path.js';
 import { DELTA_LOG_DIR, type CommitInfoAction, type RemoveAction } from './actions.js';
 import { ConcurrentModificationError, commitActions } from './commit.js';
 import { dataFilePath, latestVersion, listLog, mapLimit, readCommit } from './log.js';
@@ -64,6 +65,7 @@ export interface VacuumResult {
  */
 export async function vacuum(tablePathIn: string, opts: VacuumOptions = {}): Promise<VacuumResult> {
   const tablePath = path.resolve(tablePathIn);
+  assertNotSymlink(tablePath, 'table folder');
   const snapshot = await loadSnapshot(tablePath, opts.session ? { session: opts.session } : {});
   const tableRetention = configuredRetentionHours(snapshot);
   const retentionHours = opts.retentionHours ?? tableRetention;
@@ -79,6 +81,7 @@ export async function vacuum(tablePathIn: string, opts: VacuumOptions = {}): Pro
   const cutoff = now - retentionHours * HOUR_MS;
 
   const keep = await filesToKeep(snapshot, cutoff);
+  const realTable = realPath(tablePath);
   const stagingDirs: ListedDir[] = [];
   const candidates = [...(await listTableFiles(tablePath, new Set(snapshot.metadata.partitionColumns), stagingDirs)), ...(await listLogTempFiles(tablePath))];
   const doomed: { abs: string; rel: string; size: number }[] = [];
@@ -86,6 +89,8 @@ export async function vacuum(tablePathIn: string, opts: VacuumOptions = {}): Pro
     if (f.mtimeMs >= cutoff) continue; // recent: maybe an uncommitted write in progress
     const owner = f.sidecarOf ?? f.abs;
     if (keep.has(owner)) continue;
+    // The walk follows no symlink; the real path is checked too, so nothing outside is ever deleted.
+    if (!isWithin(realTable, realPath(f.abs))) continue;
     doomed.push({ abs: f.abs, rel: f.rel, size: f.size });
   }
   doomed.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import type { Frame } from '../frame/frame.js';
+import { assertInside, assertNotSymlink } from '../engine/real-path.js';
 import type { Action, AddAction, MetadataAction, ProtocolAction, RemoveAction } from './actions.js';
 import { bloomCopyOptions } from './bloom.js';
 import { writeCheckpoint } from './checkpoint.js';
@@ -418,6 +419,7 @@ async function writeDataFiles(
   const split = opts.targetFileRows !== undefined;
   if (split) copyOptions.push(`ROW_GROUPS_PER_FILE ${Math.max(1, Math.round(opts.targetFileRows! / rowGroup!))}`);
 
+  assertNotSymlink(tablePath, 'table folder');
   await mkdir(tablePath, { recursive: true });
   const partitioned = plan.partitionColumns.length > 0;
   const staging = path.join(tablePath, `_winlake_staging_${randomUUID()}`);
@@ -434,7 +436,7 @@ async function writeDataFiles(
   const copySql = `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})`;
   const oneRowGroup = ((await estimatedRows(session, sourceSql)) ?? Infinity) <= (rowGroup ?? DEFAULT_ROW_GROUP_ROWS);
   const copy = (): Promise<{ filename: string; count: bigint | number; column_statistics: unknown }[]> => session.rows(copySql);
-  const produced = oneRowGroup ? await withOneThread(session, copy) : await copy();
+  const produced = oneRowGroup ? await session.withOneThread(copy) : await copy();
 
   // Move each file to its hive-style partition folder (DuckDB's own folder escaping differs from Hive's).
   const fileSchema: StructType = { type: 'struct', fields: fileFields };
@@ -457,6 +459,8 @@ async function writeDataFiles(
     const rel = dir ? `${dir}/${path.basename(file)}` : path.basename(file);
     const abs = path.join(tablePath, ...rel.split('/'));
     await mkdir(path.dirname(abs), { recursive: true });
+    // A partition folder that is a symlink would take the file out of the table.
+    if (dir) assertInside(tablePath, path.dirname(abs), 'partition folder');
     await rename(file, abs);
     placed.push({ abs, rel, partitionValues, stats, records });
   }
@@ -493,23 +497,6 @@ async function estimatedRows(session: Session, sql: string): Promise<number | un
     return Number.isFinite(estimate) ? estimate : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/**
- * Runs `fn` with DuckDB limited to one thread. A write of at most one row group cannot be split
- * between threads, and measured on 20k-row appends the idle second thread only spun on a lock:
- * one thread took half the CPU (27 vs 50 ms) and ~40% less wall time. `threads` is a setting of the
- * whole DuckDB instance, so it is restored at once, also on failure.
- */
-async function withOneThread<T>(session: Session, fn: () => Promise<T>): Promise<T> {
-  const threads = Number(await session.scalar("SELECT current_setting('threads')"));
-  if (!(threads > 1)) return fn();
-  await session.run('SET threads = 1');
-  try {
-    return await fn();
-  } finally {
-    await session.run(`SET threads = ${threads}`);
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import { quoteIdent, quoteString, sqlLiteral } from '../engine/quote.js';
 import { getSession } from '../engine/session.js';
+import { checkedExpression } from '../engine/sql-guard.js';
 import { Frame } from '../frame/index.js';
 import { Catalog } from '../lakehouse/catalog.js';
 import { readTable, writeTableBatch } from '../lakehouse/tables.js';
@@ -63,6 +64,7 @@ export async function writeAlerts(input: SigmaRuleInput | readonly SigmaRunResul
   const empty: WriteAlertsResult = { table: tableName, written: 0, alreadyPresent: 0, version: null, perRule: {}, results };
   if (matching.length === 0) return empty;
 
+  const where = opts.where ? await checkedExpression(session, opts.where, 'writeAlerts where') : undefined;
   const selects: string[] = [];
   const byTable = new Map<string, CompiledRule[]>();
   for (const r of matching) byTable.set(r.compiled.table, [...(byTable.get(r.compiled.table) ?? []), r.compiled]);
@@ -70,7 +72,7 @@ export async function writeAlerts(input: SigmaRuleInput | readonly SigmaRunResul
     const frame = await readTable(table, { catalog, session });
     const from = `(${await frame.toSql()}) AS t`;
     const columns = (await frame.schema()).map((f) => f.name);
-    for (const c of compiled) selects.push(alertSelect(c, from, columns, detectedAt, opts.where));
+    for (const c of compiled) selects.push(alertSelect(c, from, columns, detectedAt, where));
   }
   let matched = `SELECT * FROM (${selects.join('\nUNION ALL\n')}) QUALIFY row_number() OVER (PARTITION BY alert_id ORDER BY alert_id) = 1`;
   const total = Number(await session.scalar(`SELECT count(*) FROM (${matched})`));
@@ -117,7 +119,7 @@ export function alertSelect(c: CompiledRule, from: string, columns: readonly str
     `${list(rule.tags)} AS rule_tags, ${pipeline('_event_time', 'TIMESTAMPTZ')} AS _event_time, ${pipeline('_event_date', 'DATE')} AS _event_date, ` +
     `${pipeline('dvc_hostname', 'VARCHAR')} AS dvc_hostname, ${quoteString(c.table)} AS ${quoteIdent('table')}, ` +
     `CAST(to_json(t) AS VARCHAR) AS event, ${sqlLiteral(detectedAt)} AS detected_at ` +
-    `FROM ${from} WHERE ${where ? `(${where}) AND ` : ''}(${c.sql})`
+    `FROM ${from} WHERE ${where ? `${where} AND ` : ''}(${c.sql})`
   );
 }
 

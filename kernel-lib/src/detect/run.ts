@@ -6,6 +6,7 @@
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import { getSession, type Session } from '../engine/session.js';
 import type { Frame } from '../frame/index.js';
+import { checkedExpression } from '../engine/sql-guard.js';
 import { Catalog } from '../lakehouse/catalog.js';
 import { BRONZE_TABLE } from '../lakehouse/load-files.js';
 import { readTable } from '../lakehouse/tables.js';
@@ -109,8 +110,9 @@ export async function runSigmaRules(input: SigmaRuleInput, opts: RunSigmaOptions
       table === CHANNEL_VIEW
         ? await channelView(await readTable(bronze, { catalog, session }), channelsOf(indexes.map((i) => results[i]!.rule), fieldMap))
         : await readTable(table, { catalog, session });
+    const where = opts.where ? await checkedExpression(session, opts.where, 'runSigmaRules where') : undefined;
     const scan = `(${await frame.toSql()}) AS t`;
-    const base = opts.where ? `(SELECT * FROM ${scan} WHERE (${opts.where})) AS t` : scan;
+    const base = where ? `(SELECT * FROM ${scan} WHERE (${where})) AS t` : scan;
     const columns = Object.fromEntries((await frame.schema()).map((f) => [f.name, f.type]));
     const runnable: number[] = [];
     const folded = new Map<SigmaRunResult, CompiledRule>();

@@ -1,7 +1,9 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
+import { quoteString } from './quote.js';
+import { isWithin, realPath } from './real-path.js';
 
 /** Options for the DuckDB session behind a notebook. */
 export interface SessionOptions {
@@ -11,6 +13,26 @@ export interface SessionOptions {
   threads?: number;
   /** Where DuckDB may spill and keep extensions. Default: `.winlake/duckdb` under the working folder. */
   workDir?: string;
+  /**
+   * Folders the engine may read and write besides its work folder. Default: the lakehouse root
+   * ({@link defaultLakehouseRoot}) and the folders of `WINLAKE_ALLOWED_DIRS` (a path list).
+   */
+  allowedDirectories?: readonly string[];
+  /** Single files the engine may read besides those folders. */
+  allowedPaths?: readonly string[];
+  /**
+   * `false` leaves the engine unconfined: any file, `INSTALL`, `SET`. Only for trusted scripts that
+   * need it; default `true` (see {@link Session.create}).
+   */
+  sandbox?: boolean;
+}
+
+/**
+ * The lakehouse root when none is given: `WINLAKE_HOME`, else `./lakehouse`.
+ * @example defaultLakehouseRoot() // => '/home/me/project/lakehouse'
+ */
+export function defaultLakehouseRoot(): string {
+  return path.resolve(process.env.WINLAKE_HOME ?? 'lakehouse');
 }
 
 /**
@@ -27,16 +49,38 @@ export class Session {
     readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
     readonly options: SessionOptions,
+    /** This session's own temp folder, inside the sandbox: put files for DuckDB to read here. */
+    readonly scratchDir: string,
+    /** The folders the engine may read and write (real paths); empty when unconfined. */
+    readonly allowedDirectories: readonly string[],
   ) {}
 
+  /**
+   * Opens an engine. Once set up it is sandboxed (unless `sandbox: false`): DuckDB's
+   * `enable_external_access = false` with `allowed_directories` = the lakehouse root, the work
+   * folder's spill and scratch folders ({@link Session.scratchDir}) and `options.allowedDirectories`; extensions are
+   * neither installed nor auto-loaded; and `lock_configuration = true`, so no later SQL can change
+   * any of it (DuckDB also refuses to widen `allowed_directories` once external access is off).
+   */
   static async create(options: SessionOptions = {}): Promise<Session> {
     const workDir = path.resolve(options.workDir ?? path.join('.winlake', 'duckdb'));
-    mkdirSync(workDir, { recursive: true });
-    // Extensions that DuckDB would download (delta, httpfs) cannot be had offline: never try.
+    mkdirSync(path.join(workDir, 'scratch'), { recursive: true });
+    const scratchDir = mkdtempSync(path.join(workDir, 'scratch', `${process.pid}-`));
+    const sandbox = options.sandbox !== false;
+    // DuckDB compares real paths (it resolves symlinks of the files it opens), so the roots are too.
+    // Not the whole work folder: its extensions folder stays out of reach.
+    const own = [path.join(workDir, 'tmp'), path.join(workDir, 'scratch')];
+    const allowed = sandbox ? [...new Set([...own, ...sandboxRoots(options)].map(realPath))] : [];
+    // INSTALL downloads whenever the extensions folder is writable, even with external access off:
+    // when an allowed folder holds it, point DuckDB at a folder that none holds.
+    let extensionDir = path.join(workDir, 'extensions');
+    if (allowed.some((d) => isWithin(d, realPath(extensionDir)))) extensionDir = path.join(path.parse(workDir).root, '.winlake-no-extensions');
+    // Extensions that DuckDB would download (delta, httpfs) cannot be had offline: never try. The
+    // ones winlake uses (json, parquet, icu) are built in.
     const config: Record<string, string> = {
       autoinstall_known_extensions: 'false',
-      autoload_known_extensions: 'true',
-      extension_directory: path.join(workDir, 'extensions'),
+      autoload_known_extensions: sandbox ? 'false' : 'true',
+      extension_directory: extensionDir,
       temp_directory: path.join(workDir, 'tmp'),
     };
     if (options.memoryLimit) config.memory_limit = options.memoryLimit;
@@ -44,7 +88,48 @@ export class Session {
     const instance = await DuckDBInstance.create(':memory:', config);
     const connection = await instance.connect();
     await connection.run("SET TimeZone = 'UTC'");
-    return new Session(instance, connection, options);
+    if (sandbox) {
+      const files = (options.allowedPaths ?? []).map((p) => realPath(path.resolve(p)));
+      // Order matters: DuckDB takes the lists only while external access is on, and the lock last.
+      await connection.run(`SET allowed_directories = [${allowed.map((d) => quoteString(`${d}${path.sep}`)).join(', ')}]`);
+      if (files.length > 0) await connection.run(`SET allowed_paths = [${files.map(quoteString).join(', ')}]`);
+      await connection.run('SET enable_external_access = false');
+      await connection.run('SET lock_configuration = true');
+    }
+    return new Session(instance, connection, options, scratchDir, allowed);
+  }
+
+  /** Whether `SET` is refused (the sandbox locks the configuration). */
+  get configurationLocked(): boolean {
+    return this.allowedDirectories.length > 0;
+  }
+
+  /**
+   * A fresh folder under {@link Session.scratchDir} for files DuckDB must read (NDJSON chunks,
+   * Kafka batches); the caller removes it. The sandbox lets DuckDB read it, and nothing else new.
+   * @example const dir = session.scratch('winlake-load-'); try { ... } finally { rmSync(dir, { recursive: true, force: true }); }
+   */
+  scratch(prefix: string): string {
+    mkdirSync(this.scratchDir, { recursive: true });
+    return mkdtempSync(path.join(this.scratchDir, prefix));
+  }
+
+  /**
+   * Runs `fn` with DuckDB on one thread. A write of at most one row group cannot be split between
+   * threads, and measured on 20k-row appends the idle second thread only spun on a lock: one thread
+   * took half the CPU. `threads` is a setting of the whole instance, so it is restored at once, also
+   * on failure. A sandboxed session's configuration is locked: there `fn` runs as it is.
+   */
+  async withOneThread<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.configurationLocked) return fn();
+    const threads = Number(await this.scalar("SELECT current_setting('threads')"));
+    if (!(threads > 1)) return fn();
+    await this.run('SET threads = 1');
+    try {
+      return await fn();
+    } finally {
+      await this.run(`SET threads = ${threads}`);
+    }
   }
 
   /** Runs a statement and returns the materialised result. */
@@ -53,7 +138,7 @@ export class Session {
     try {
       return await this.connection.runAndReadAll(sql);
     } catch (err) {
-      throw new SqlError(sql, err);
+      throw new SqlError(sql, err, this.allowedDirectories);
     }
   }
 
@@ -80,6 +165,7 @@ export class Session {
     this.closed = true;
     this.connection.closeSync();
     this.instance.closeSync();
+    rmSync(this.scratchDir, { recursive: true, force: true });
   }
 
   private assertOpen(): void {
@@ -97,11 +183,16 @@ export class Session {
 export class SqlError extends Error {
   declare readonly sql: string;
 
-  constructor(sql: string, cause: unknown) {
-    const engine = cause instanceof Error ? cause.message : String(cause);
+  constructor(sql: string, cause: unknown, allowed: readonly string[] = []) {
+    let engine = cause instanceof Error ? cause.message : String(cause);
+    if (allowed.length > 0 && /disabled (by|through) configuration/.test(engine)) {
+      engine +=
+        `\n  (the winlake session's sandbox lets DuckDB open files only under ${allowed.join(', ')}; ` +
+        'allow another folder with configureSession({ allowedDirectories }) or WINLAKE_ALLOWED_DIRS)';
+    }
     // DuckDB quotes the statement around the error ("LINE 1: SELECT ... ^"): for a Delta scan that
     // is a wall of Parquet paths, so it is kept for debugging only.
-    const message = debugging() ? engine : engine.replace(/\n+LINE \d+:[\s\S]*$/, '');
+    const message = debugging() ? engine : engine.replace(/\n+LINE \d+:[\s\S]*?(?=\n  \(the winlake session|$)/, '');
     super(debugging() ? `${message}\n  in SQL: ${sql.length > 2000 ? `${sql.slice(0, 2000)}…` : sql}` : message, { cause });
     this.name = 'SqlError';
     // Not enumerable, so printing the error does not list the statement once more.
@@ -122,6 +213,12 @@ export class SqlError extends Error {
 function debugging(): boolean {
   const v = process.env.WINLAKE_DEBUG;
   return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+}
+
+/** The folders a session allows besides its work folder: the lakehouse root, the options', the environment's. */
+function sandboxRoots(options: SessionOptions): string[] {
+  const fromEnv = (process.env.WINLAKE_ALLOWED_DIRS ?? '').split(path.delimiter).filter(Boolean);
+  return [defaultLakehouseRoot(), ...(options.allowedDirectories ?? []), ...fromEnv].map((d) => path.resolve(d));
 }
 
 let defaultSession: Promise<Session> | undefined;

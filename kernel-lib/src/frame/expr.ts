@@ -146,9 +146,35 @@ export function renderExpr(node: ExprNode): string {
     case 'not':
       return `(NOT ${renderExpr(node.arg)})`;
     case 'sql':
-      return `(${node.sql})`;
+      // The newline keeps a trailing `-- comment` in the text from swallowing the parenthesis.
+      return `(${node.sql}\n)`;
     case 'alias':
       return `${renderExpr(node.arg)} AS ${quoteIdent(node.name)}`;
+  }
+}
+
+/**
+ * The raw SQL texts ({@link sqlExpr}, string filters) inside an expression tree: what must be
+ * checked as user SQL before the tree is rendered into a query.
+ * @example sqlTexts(col('a').eq(1).and(sqlExpr('b > 2')).node) // => ['b > 2']
+ */
+export function sqlTexts(node: ExprNode): string[] {
+  switch (node.kind) {
+    case 'sql':
+      return [node.sql];
+    case 'cmp':
+      return [...sqlTexts(node.left), ...sqlTexts(node.right)];
+    case 'in':
+    case 'like':
+    case 'isNull':
+    case 'not':
+    case 'alias':
+      return sqlTexts(node.arg);
+    case 'and':
+    case 'or':
+      return node.args.flatMap(sqlTexts);
+    default:
+      return [];
   }
 }
 

@@ -2,8 +2,9 @@ import type * as arrow from 'apache-arrow';
 import { inspect } from 'node:util';
 import { quoteIdent } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
+import { checkedExpression } from '../engine/sql-guard.js';
 import { arrowTableFrom } from './arrow.js';
-import { Expr, renderExpr, type ExprNode } from './expr.js';
+import { Expr, renderExpr, sqlTexts, type ExprNode } from './expr.js';
 import { fieldFromDuckDBType, schemaTree, type SchemaField } from './schema.js';
 
 /** What a scan reports about the files it reads and skips (see {@link Frame.explain}). */
@@ -120,7 +121,7 @@ export class Frame {
 
   /** The SQL that produces this Frame's rows. */
   async toSql(): Promise<string> {
-    return renderPlan(this.plan);
+    return renderPlan(this.plan, this.session);
   }
 
   /**
@@ -132,7 +133,10 @@ export class Frame {
     if (this.plan.kind === 'scan') {
       return new Frame(this.session, { ...this.plan, predicates: [...this.plan.predicates, node] });
     }
-    return this.wrap((from) => `SELECT * FROM ${from} WHERE ${renderExpr(node)}`);
+    return this.wrapAsync(async (from) => {
+      await checkNodes(this.session, [node], 'filter');
+      return `SELECT * FROM ${from} WHERE ${renderExpr(node)}`;
+    });
   }
 
   /** Alias of {@link Frame.filter}. */
@@ -147,7 +151,11 @@ export class Frame {
   select(...columns: (string | Expr)[]): Frame {
     if (columns.length === 0) throw new Error('select needs at least one column');
     const list = columns.map((c) => (typeof c === 'string' ? quoteIdent(c) : c.toSql())).join(', ');
-    return this.wrap((from) => `SELECT ${list} FROM ${from}`);
+    const nodes = columns.flatMap((c) => (typeof c === 'string' ? [] : [c.node]));
+    return this.wrapAsync(async (from) => {
+      await checkNodes(this.session, nodes, 'select');
+      return `SELECT ${list} FROM ${from}`;
+    });
   }
 
   /**
@@ -156,7 +164,10 @@ export class Frame {
    */
   selectExpr(...expressions: string[]): Frame {
     if (expressions.length === 0) throw new Error('selectExpr needs at least one expression');
-    return this.wrap((from) => `SELECT ${expressions.join(', ')} FROM ${from}`);
+    return this.wrapAsync(async (from) => {
+      const list = await Promise.all(expressions.map((e, i) => checkedExpression(this.session, e, `selectExpr #${i}`, 'select-item')));
+      return `SELECT ${list.join(', ')} FROM ${from}`;
+    });
   }
 
   /**
@@ -164,8 +175,15 @@ export class Frame {
    * @example df.withColumn('is_system', col('user_name').eq('NT AUTHORITY\\SYSTEM'))
    */
   withColumn(name: string, value: Expr | string): Frame {
-    const sql = typeof value === 'string' ? `(${value})` : value.toSql();
     return this.wrapAsync(async (from, input) => {
+      const what = `withColumn ${JSON.stringify(name)}`;
+      let sql: string;
+      if (typeof value === 'string') {
+        sql = await checkedExpression(this.session, value, what);
+      } else {
+        await checkNodes(this.session, [value.node], what);
+        sql = value.toSql();
+      }
       const existing = await input.columns();
       if (existing.includes(name)) {
         return `SELECT * REPLACE (${sql} AS ${quoteIdent(name)}) FROM ${from}`;
@@ -236,7 +254,10 @@ export class Frame {
   groupBy(...columns: string[]): { agg: (...aggregates: string[]) => Frame; count: () => Frame } {
     const keys = columns.map(quoteIdent).join(', ');
     const agg = (...aggregates: string[]): Frame =>
-      this.wrap((from) => `SELECT ${[keys, ...aggregates].filter(Boolean).join(', ')} FROM ${from}${keys ? ` GROUP BY ${keys}` : ''}`);
+      this.wrapAsync(async (from) => {
+        const list = await Promise.all(aggregates.map((a, i) => checkedExpression(this.session, a, `agg #${i}`, 'select-item')));
+        return `SELECT ${[keys, ...list].filter(Boolean).join(', ')} FROM ${from}${keys ? ` GROUP BY ${keys}` : ''}`;
+      });
     return { agg, count: () => agg('count(*) AS "count"') };
   }
 
@@ -340,17 +361,26 @@ export class Frame {
   }
 }
 
-async function renderPlan(plan: Plan): Promise<string> {
+/**
+ * Checks the raw SQL inside expression trees as user SQL (one expression each), naming `what`.
+ * @example await checkNodes(session, [sqlExpr('a > 1').node], 'filter')
+ */
+async function checkNodes(session: Session, nodes: readonly ExprNode[], what: string): Promise<void> {
+  for (const text of nodes.flatMap(sqlTexts)) await checkedExpression(session, text, what);
+}
+
+async function renderPlan(plan: Plan, session: Session): Promise<string> {
   switch (plan.kind) {
     case 'sql':
       return plan.sql;
     case 'scan': {
+      await checkNodes(session, plan.predicates, 'filter');
       const base = await plan.source.toSql(plan.predicates);
       if (plan.predicates.length === 0) return base;
       return `SELECT * FROM (${base}) AS t WHERE ${plan.predicates.map(renderExpr).join(' AND ')}`;
     }
     case 'op':
-      return plan.render(await renderPlan(plan.input));
+      return plan.render(await renderPlan(plan.input, session));
   }
 }
 

@@ -1,5 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { assertInside } from '../engine/real-path.js';
+import { defaultLakehouseRoot } from '../engine/session.js';
 
 /** The medallion tiers a table can live in. */
 export type Tier = 'bronze' | 'silver' | 'gold';
@@ -51,7 +53,7 @@ export class Catalog {
   readonly root: string;
 
   constructor(root?: string) {
-    this.root = path.resolve(root ?? process.env.WINLAKE_HOME ?? 'lakehouse');
+    this.root = root === undefined ? defaultLakehouseRoot() : path.resolve(root);
   }
 
   /** Where a table of this tier lives (whether or not it exists yet). */
@@ -76,10 +78,21 @@ export class Catalog {
     return entries;
   }
 
-  /** Finds a table by name in any tier, or undefined. */
+  /**
+   * Finds a table by name in any tier, or undefined. A table whose folder really lies outside the
+   * lakehouse (a symlinked table or tier folder) is refused.
+   */
   find(name: string): TableEntry | undefined {
     const canonical = canonicalTableName(name);
-    return this.list().find((t) => t.name === canonical);
+    const found = this.list().find((t) => t.name === canonical);
+    if (found) this.assertInLakehouse(found.path);
+    return found;
+  }
+
+  /** Throws unless the real path of a table folder lies inside the lakehouse's tier folder. */
+  private assertInLakehouse(tablePath: string): void {
+    assertInside(path.dirname(tablePath), tablePath, 'table folder');
+    assertInside(this.root, tablePath, 'table folder');
   }
 
   /** Finds a table by name, or throws naming the known tables. */
@@ -103,6 +116,9 @@ export class Catalog {
     if (existing && existing.tier !== tier) {
       throw new Error(`table ${existing.name} already exists in the ${existing.tier} tier, not ${tier}`);
     }
-    return existing ?? { name: canonicalTableName(name), tier, path: this.pathFor(name, tier) };
+    if (existing) return existing;
+    const entry = { name: canonicalTableName(name), tier, path: this.pathFor(name, tier) };
+    this.assertInLakehouse(entry.path);
+    return entry;
   }
 }

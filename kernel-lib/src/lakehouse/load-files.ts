@@ -1,6 +1,5 @@
-import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import os from 'node:os';
 import path from 'node:path';
 import { getSession, type Session } from '../engine/session.js';
 import { ndjsonToFrame } from '../source/kafka/ndjson-frame.js';
@@ -42,7 +41,7 @@ export async function loadEventFiles(paths: readonly string[], opts: LoadFilesOp
   if (paths.length === 0) throw new Error('loadEventFiles: no files given');
   const session = opts.session ?? (await getSession());
   const chunkLines = opts.chunkLines ?? 100_000;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-load-'));
+  const dir = session.scratch('winlake-load-');
   const chunks: string[] = [];
   const rejectsFile = path.join(dir, 'rejects.ndjson');
   let out: WriteStream | undefined;

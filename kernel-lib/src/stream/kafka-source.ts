@@ -7,7 +7,6 @@
  * (`{"0": 120, "1": 98, "2": 101}`), as in Spark's Kafka source checkpoints.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quoteIdent } from '../engine/quote.js';
@@ -324,7 +323,7 @@ export class KafkaStreamSource implements StreamSource {
   /** The folder for this source's record files; the first call sweeps folders of dead processes. */
   private recordDir(session: Session): string {
     if (this.runDir) return this.runDir;
-    const base = session.options.workDir ?? os.tmpdir();
+    const base = path.dirname(session.scratchDir); // inside the sandbox
     sweepDeadRunDirs(base);
     this.runDir = mkdtempSync(path.join(base, `${RUN_DIR_PREFIX}${process.pid}-`));
     return this.runDir;

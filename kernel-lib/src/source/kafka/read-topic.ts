@@ -2,8 +2,7 @@
  * `read_kafka_topic`: a bounded (batch) read of a Kafka topic into a Frame, like the reference's
  * Spark `spark.read.format("kafka")`, but keeping the Kafka metadata and the corrupt records.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { getSession, type Session } from '../../engine/session.js';
 import type { Frame, SchemaField } from '../../frame/index.js';
@@ -193,7 +192,7 @@ export async function readRanges(
   ranges: readonly PartitionRange[],
   maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
 ): Promise<{ frame: Frame; records: number; table: string }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-kafka-'));
+  const dir = session.scratch('winlake-kafka-');
   const writer = new RecordFileWriter(path.join(dir, 'records.tsv'));
   try {
     await client.fetchRanges(topic, ranges, (records) => writer.add(records));

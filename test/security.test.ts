@@ -1,0 +1,277 @@
+/**
+ * Hostile input, tried as an attacker would (issue 10): statements smuggled into EXPR= and Frame
+ * strings, file reads through table functions, the engine's file access and configuration, and
+ * symlinks that lead out of the lakehouse. Each probe must be refused with a clear error and leave
+ * nothing behind.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { cimDataframe } from '../kernel-lib/src/cim/dataframe.js';
+import { TransformError } from '../kernel-lib/src/cim/transform.js';
+import { vacuum } from '../kernel-lib/src/delta/vacuum.js';
+import { writeDelta } from '../kernel-lib/src/delta/write.js';
+import { optimizeTable } from '../kernel-lib/src/delta/optimize.js';
+import { quoteString } from '../kernel-lib/src/engine/quote.js';
+import { Session } from '../kernel-lib/src/engine/session.js';
+import { SqlExpressionError } from '../kernel-lib/src/engine/sql-guard.js';
+import { Frame, sqlExpr } from '../kernel-lib/src/frame/index.js';
+import { Catalog } from '../kernel-lib/src/lakehouse/catalog.js';
+import { vacuumLakehouseTable } from '../kernel-lib/src/lakehouse/maintenance.js';
+import { readTable, writeTableBatch } from '../kernel-lib/src/lakehouse/tables.js';
+import './helpers.js';
+
+/**
+ * A session confined to `lake` alone: the tests' usual allowance of the machine's temp folder
+ * (WINLAKE_ALLOWED_DIRS, set by helpers.ts) is left out, so that `outside` really is outside.
+ */
+async function strictSession(lake: string, workDir: string): Promise<Session> {
+  const saved = process.env.WINLAKE_ALLOWED_DIRS;
+  delete process.env.WINLAKE_ALLOWED_DIRS;
+  try {
+    return await Session.create({ workDir, allowedDirectories: [lake], threads: 2 });
+  } finally {
+    process.env.WINLAKE_ALLOWED_DIRS = saved;
+  }
+}
+
+let base: string;
+let lake: string;
+let outside: string;
+let session: Session;
+let n = 0;
+
+/** A path outside the sandbox that no probe may create. */
+function bait(ext: string): string {
+  return path.join(outside, `pwned-${++n}.${ext}`);
+}
+
+/** Statements an attacker would append, each naming the file it would create (if any). */
+function payloads(): { stmt: string; creates?: string }[] {
+  const csv = bait('csv');
+  const db = bait('duckdb');
+  return [
+    { stmt: `COPY (SELECT 'pwned') TO ${quoteString(csv)}`, creates: csv },
+    { stmt: `ATTACH ${quoteString(db)} AS pwned`, creates: db },
+    { stmt: 'SET enable_external_access = true' },
+    { stmt: 'SET lock_configuration = false' },
+    { stmt: 'INSTALL httpfs' },
+    { stmt: 'LOAD httpfs' },
+  ];
+}
+
+/** Ways to smuggle a statement into one expression: close the expression, end a statement, comment out. */
+function injections(stmt: string): string[] {
+  return [
+    `1) FROM (SELECT 1)); ${stmt}; SELECT * FROM (SELECT (1`,
+    `1); ${stmt}; SELECT (1`,
+    `1; ${stmt}`,
+    `1 --\n; ${stmt}`,
+    `1 /* */ ; ${stmt} ; SELECT 1`,
+  ];
+}
+
+/** Subqueries that read files, inside an otherwise valid expression. */
+function fileReads(): string[] {
+  const home = os.homedir();
+  return [
+    "(SELECT content FROM read_text('/etc/passwd'))",
+    "(SELECT content FROM read_blob('/etc/hostname'))",
+    `(SELECT count(*) FROM glob(${quoteString(`${home}/*`)}))`,
+    "(SELECT count(*) FROM read_csv('/etc/passwd', sep = ':'))",
+    "(SELECT count(*) FROM '/etc/passwd.csv')",
+    "EXISTS (SELECT 1 FROM read_json('/etc/os-release'))",
+  ];
+}
+
+/** The session is still confined and usable after a probe. */
+async function assertStillSandboxed(): Promise<void> {
+  assert.equal(await session.scalar("SELECT current_setting('enable_external_access')"), false);
+  assert.equal(await session.scalar("SELECT current_setting('lock_configuration')"), true);
+  assert.equal(await session.scalar("SELECT current_setting('autoload_known_extensions')"), false);
+  assert.equal(Number(await session.scalar('SELECT count(*) FROM duckdb_databases() WHERE database_name = \'pwned\'')), 0);
+  assert.deepEqual(readdirSync(outside).filter((f) => f.startsWith('pwned')), []);
+}
+
+before(async () => {
+  // Outside the machine's temp folder too would be best, but a sibling of the lake is enough:
+  // the strict session allows only the lake and its work folder.
+  base = mkdtempSync(path.join(os.tmpdir(), 'winlake-security-'));
+  lake = path.join(base, 'lake');
+  outside = path.join(base, 'outside');
+  mkdirSync(lake, { recursive: true });
+  mkdirSync(outside, { recursive: true });
+  session = await strictSession(lake, path.join(lake, '.duckdb'));
+});
+after(() => {
+  session?.close();
+  rmSync(base, { recursive: true, force: true });
+});
+
+describe('user SQL is exactly one expression', () => {
+  const flat = (): Frame => Frame.fromSql(session, "SELECT '1' AS event_id, 'cmd.exe' AS image");
+
+  it('an EXPR= carrying a statement is refused naming the entry, before anything runs', async () => {
+    for (const { stmt, creates } of payloads()) {
+      for (const sql of injections(stmt)) {
+        const list = [{ rename: ['image', 'process_name'] }, { new: ['x', `EXPR=${sql}`] }];
+        await assert.rejects(
+          cimDataframe(flat(), list as never),
+          (err: unknown) => err instanceof TransformError && err.index === 1 && /transform #1 .*not one SQL expression/s.test(err.message),
+          sql,
+        );
+        if (creates) assert.equal(existsSync(creates), false, `${creates} was written by ${sql}`);
+      }
+    }
+    await assertStillSandboxed();
+  });
+
+  it('an EXPR= or filter reading a file through a table function is refused', async () => {
+    for (const sql of fileReads()) {
+      await assert.rejects(cimDataframe(flat(), [{ new: ['x', `EXPR=${sql}`] }]), /transform #0 .*(table function|names a file)/s, sql);
+      await assert.rejects(flat().filter(`${sql} IS NOT NULL`).toRows(), (e: unknown) => e instanceof SqlExpressionError && e.what === 'filter', sql);
+    }
+  });
+
+  it('filter, where, selectExpr, withColumn, agg and sqlExpr strings are checked alike', async () => {
+    for (const { stmt, creates } of payloads()) {
+      for (const sql of injections(stmt)) {
+        const attempts: [string, () => Promise<unknown>][] = [
+          ['filter', () => flat().filter(sql).toRows()],
+          ['filter', () => flat().where(sqlExpr(sql)).count()],
+          ['selectExpr #0', () => flat().selectExpr(sql).toRows()],
+          ['withColumn "y"', () => flat().withColumn('y', sql).toRows()],
+          ['agg #0', () => flat().groupBy('event_id').agg(sql).toRows()],
+        ];
+        for (const [what, attempt] of attempts) {
+          await assert.rejects(attempt(), (e: unknown) => e instanceof SqlExpressionError && e.what === what && e.message.includes(what), `${what}: ${sql}`);
+        }
+        if (creates) assert.equal(existsSync(creates), false);
+      }
+    }
+    await assertStillSandboxed();
+  });
+
+  it('plain expressions still work: CASE, LIKE, casts, lambdas, unnest subqueries, aliases in selectExpr', async () => {
+    const rows = await flat()
+      .filter("image LIKE '%.exe' -- a trailing comment is harmless")
+      .withColumn('n', 'CAST(event_id AS INTEGER) + (SELECT max(x) FROM unnest([1, 2]) AS u(x))')
+      .selectExpr("CASE WHEN n > 2 THEN 'big' END AS size", 'list_transform([1, 2], x -> x * n) AS l')
+      .toRows();
+    assert.deepEqual(rows, [{ size: 'big', l: [3, 6] }]);
+  });
+});
+
+describe('the engine sees only the lakehouse', () => {
+  it('file access outside is a permission error and writes nothing', async () => {
+    const csv = bait('csv');
+    const db = bait('duckdb');
+    const probes = [
+      "SELECT * FROM read_text('/etc/passwd')",
+      "SELECT * FROM read_blob('/etc/hostname')",
+      `SELECT * FROM glob(${quoteString(`${os.homedir()}/*`)})`,
+      `SELECT * FROM glob(${quoteString(`${outside}/*`)})`,
+      `COPY (SELECT 'pwned') TO ${quoteString(csv)}`,
+      `ATTACH ${quoteString(db)} AS pwned`,
+    ];
+    for (const sql of probes) {
+      await assert.rejects(session.run(sql), /Permission Error.*sandbox lets DuckDB open files only under/s, sql);
+    }
+    assert.equal(existsSync(csv), false);
+    assert.equal(existsSync(db), false);
+    await assertStillSandboxed();
+  });
+
+  it('INSTALL, LOAD and SET are refused: the configuration is locked', async () => {
+    // The work folder lies inside the lake here, the worst case: still no download, no extension file.
+    await assert.rejects(session.run('INSTALL httpfs'), /Permission Error|Failed to install local extension "httpfs", no access/);
+    await assert.rejects(session.run("INSTALL httpfs FROM 'http://extensions.duckdb.org'"), /Permission Error|no access|disabled/);
+    await assert.rejects(session.run('LOAD httpfs'), /Permission Error/);
+    for (const sql of ['SET enable_external_access = true', 'RESET enable_external_access', `SET allowed_directories = [${quoteString(outside)}]`, 'SET autoload_known_extensions = true', 'SET lock_configuration = false']) {
+      await assert.rejects(session.run(sql), /locked|Cannot change/, sql);
+    }
+    assert.deepEqual(readdirSync(lake, { recursive: true }).map(String).filter((f) => f.includes('httpfs')), []);
+    await assertStillSandboxed();
+  });
+
+  it('a symlink inside the lakehouse does not lead DuckDB out', async () => {
+    writeFileSync(path.join(outside, 'secret.txt'), 'secret');
+    const link = path.join(lake, 'secret-link.txt');
+    symlinkSync(path.join(outside, 'secret.txt'), link);
+    try {
+      await assert.rejects(session.run(`SELECT * FROM read_text(${quoteString(link)})`), /Permission Error/);
+    } finally {
+      rmSync(link);
+    }
+  });
+
+  it('tables in the lakehouse and the scratch folder work as before', async () => {
+    const catalog = new Catalog(lake);
+    const df = Frame.fromSql(session, "SELECT i, 'h' || (i % 3) AS host FROM range(50) t(i)");
+    await writeTableBatch(df, 'sandboxed', 'gold', ['host'], { catalog, session });
+    assert.equal(await (await readTable('sandboxed', { catalog, session })).count(), 50);
+    const dir = session.scratch('probe-');
+    writeFileSync(path.join(dir, 'a.csv'), 'x\n1\n');
+    assert.equal(Number(await session.scalar(`SELECT sum(x) FROM read_csv(${quoteString(path.join(dir, 'a.csv'))})`)), 1);
+  });
+
+  it('a table outside the sandbox gets the permission error, naming how to allow it', async () => {
+    await assert.rejects(writeDelta(session, 'SELECT 1 AS a', path.join(outside, 'table')), /sandbox lets DuckDB open files only under/);
+    assert.deepEqual(readdirSync(path.join(outside, 'table')).filter((f) => f.endsWith('.parquet')), []);
+  });
+});
+
+describe('symlinks stay inside the table', () => {
+  it('a symlinked table folder is refused for writes, reads and vacuum; nothing outside changes', async () => {
+    const catalog = new Catalog(lake);
+    const target = path.join(outside, 'linked-target');
+    mkdirSync(path.join(target, '_delta_log'), { recursive: true });
+    const old = path.join(target, 'part-old.parquet');
+    writeFileSync(old, 'unrelated');
+    const month = (Date.now() - 30 * 24 * 3600 * 1000) / 1000;
+    utimesSync(old, month, month);
+    mkdirSync(path.join(lake, 'gold'), { recursive: true });
+    symlinkSync(target, path.join(lake, 'gold', 'linked'));
+    const df = Frame.fromSql(session, 'SELECT 1 AS a');
+    await assert.rejects(writeTableBatch(df, 'linked', 'gold', [], { catalog, session }), /table folder .*linked.* outside/);
+    await assert.rejects(vacuumLakehouseTable('linked', { catalog, session }), /table folder .*linked.* outside/);
+    await assert.rejects(vacuum(path.join(lake, 'gold', 'linked')), /table folder .*linked is a symlink/);
+    await assert.rejects(optimizeTable(session, path.join(lake, 'gold', 'linked')), /table folder .*linked is a symlink/);
+    await assert.rejects(writeDelta(session, 'SELECT 1 AS a', path.join(lake, 'gold', 'linked')), /table folder .*linked is a symlink/);
+    assert.deepEqual(readdirSync(target).sort(), ['_delta_log', 'part-old.parquet']);
+    assert.deepEqual(readdirSync(path.join(target, '_delta_log')), []);
+  });
+
+  it('a symlinked partition folder receives no data file', async () => {
+    const table = path.join(lake, 'silver', 'parted');
+    await writeDelta(session, "SELECT 1 AS a, 'x' AS p", table, { partitionBy: ['p'] });
+    const elsewhere = path.join(outside, 'partition-target');
+    mkdirSync(elsewhere, { recursive: true });
+    symlinkSync(elsewhere, path.join(table, 'p=y'));
+    await assert.rejects(writeDelta(session, "SELECT 2 AS a, 'y' AS p", table, { partitionBy: ['p'] }), /partition folder .*p=y.* outside/);
+    assert.deepEqual(readdirSync(elsewhere), []);
+    // The failed write left the table readable, with its one row.
+    assert.equal(Number(await session.scalar(`SELECT count(*) FROM read_parquet(${quoteString(`${table}/p=x/*.parquet`)})`)), 1);
+  });
+
+  it('vacuum never deletes a file outside, even through a symlinked file or folder', async () => {
+    const table = path.join(lake, 'silver', 'vacuumed');
+    await writeDelta(session, 'SELECT 1 AS a', table);
+    const victim = path.join(outside, 'old-victim.parquet');
+    writeFileSync(victim, 'thirty days old');
+    const month = (Date.now() - 30 * 24 * 3600 * 1000) / 1000;
+    utimesSync(victim, month, month);
+    symlinkSync(victim, path.join(table, 'part-linked.parquet'));
+    mkdirSync(path.join(outside, 'folder-victim'));
+    const inner = path.join(outside, 'folder-victim', 'part-x.parquet');
+    writeFileSync(inner, 'old');
+    utimesSync(inner, month, month);
+    symlinkSync(path.join(outside, 'folder-victim'), path.join(table, 'p=linked'));
+    const result = await vacuum(table, { retentionHours: 0, force: true });
+    assert.deepEqual(result.files, []);
+    assert.equal(existsSync(victim), true);
+    assert.equal(existsSync(inner), true);
+  });
+});
