@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sqlLiteral } from '../engine/quote.js';
-import { closeSession } from '../engine/session.js';
+import { closeSession, configureSession } from '../engine/session.js';
 import { buildSilver } from '../cim/build-silver.js';
 import { checkSigmaRuleFiles, formatRefusal, type RuleCheck } from '../detect/check.js';
 import { writeAlerts } from '../detect/alerts.js';
@@ -136,6 +136,8 @@ async function testRules(positionals: string[], args: ParsedArgs): Promise<numbe
   const expect = intOption(args, 'expect');
   const { rules, refused } = compiledRules([rulesArg!]);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-sigma-test-'));
+  // The temporary lakehouse is outside the default one: the engine's sandbox must be told before it starts.
+  configureSession({ allowedDirectories: [dir] });
   const catalog = new Catalog(path.join(dir, 'lakehouse'));
   try {
     const loaded = await loadEventFiles(events, { catalog });
