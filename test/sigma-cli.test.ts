@@ -58,6 +58,18 @@ const CASES = [
   regressionCase('process_creation', 'proc_creation_win_browsers_chromium_headless_file_download'),
 ];
 
+/** A file_event rule on a field the File table has no column for: refused, naming the field. */
+const UNMAPPED_FIELD = `title: Command line on a file event
+id: 22222222-3333-4444-5555-666666666666
+logsource:
+    category: file_event
+    product: windows
+detection:
+    selection:
+        CommandLine|contains: 'whoami'
+    condition: selection
+`;
+
 const WHOAMI = `title: Whoami with a typo
 id: 11111111-2222-3333-4444-555555555555
 logsource:
@@ -112,22 +124,25 @@ describe('winlake sigma', () => {
     writeFileSync(path.join(dir, 'malformed.yml'), MALFORMED);
     copyFileSync(CASES[0]!.rule, path.join(dir, 'good.yml'));
     copyFileSync(path.join(RULES, 'builtin', 'security', 'win_security_susp_lsass_dump_generic.yml'), path.join(dir, 'service.yml'));
+    writeFileSync(path.join(dir, 'unmapped.yml'), UNMAPPED_FIELD);
     const text = await winlake(['sigma', 'check', dir]);
     assert.equal(text.code, 1, 'refusals make a non-zero exit');
     assert.ok(text.stdout.includes(`refused   ${path.join(dir, 'typo.yml')}:9: field CommandLine|contians: unknown modifier "contians"`), text.stdout);
     assert.ok(text.stdout.includes(`refused   ${path.join(dir, 'malformed.yml')}:8: YAML: bad indentation`), text.stdout);
     assert.match(text.stdout, /^compiled  .*good\.yml  → File/m);
-    assert.match(text.stdout, /^4 rules: 1 compiled, 3 refused$/m);
+    assert.match(text.stdout, /^compiled  .*service\.yml  → channel view/m);
+    assert.match(text.stdout, /^5 rules: 2 compiled, 3 refused$/m);
 
     const json = await winlake(['sigma', 'check', dir, '--json']);
     const report = JSON.parse(json.stdout) as { total: number; compiled: number; rules: { file: string; status: string; line?: number; reason?: string; tables?: string[] }[] };
-    assert.equal(report.total, 4);
+    assert.equal(report.total, 5);
     const byName = new Map(report.rules.map((r) => [path.basename(r.file), r]));
     assert.deepEqual(byName.get('good.yml')?.tables, ['File']);
     assert.equal(byName.get('typo.yml')?.line, 9);
     assert.equal(byName.get('malformed.yml')?.line, 8);
-    assert.equal(byName.get('service.yml')?.status, 'refused');
-    assert.match(byName.get('service.yml')!.reason!, /^logsource: /);
+    assert.equal(byName.get('service.yml')?.status, 'compiled');
+    assert.equal(byName.get('unmapped.yml')?.status, 'refused');
+    assert.match(byName.get('unmapped.yml')!.reason!, /^fields: field CommandLine is not mapped for file_event/);
 
     const good = await winlake(['sigma', 'check', path.join(dir, 'good.yml')]);
     assert.equal(good.code, 0, good.stdout);
