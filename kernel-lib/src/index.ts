@@ -34,6 +34,8 @@ export { readDelta, loadSnapshot, history, writeDelta, type HistoryEntry, type S
 export { readKafkaTopic, kafkaReadInfo, type ReadKafkaOptions, type KafkaReadInfo, type DataLoss } from './source/kafka/read-topic.js';
 export { produce } from './source/kafka/produce.js';
 export { startBroker, stopBroker, brokerStatus } from './source/kafka/broker.js';
+export { localKafka, type LocalKafka } from './source/kafka/local.js';
+export { KafkaConnectionError } from './source/kafka/connect-error.js';
 export { addIngestMeta, parseWinlogbeat } from './winlogbeat/parse.js';
 export { simulateEvents, simulateNdjson, simulateWithTruth, SCENARIOS, type SimulateOptions } from './winlogbeat/simulate.js';
 export { readEventFiles, toWinlogbeat7, detectLayout, convertDocs } from './winlogbeat/convert.js';

@@ -10,6 +10,7 @@ import { addIngestMeta, parseWinlogbeat } from '../winlogbeat/parse.js';
 import { simulateNdjson, type SimulateOptions } from '../winlogbeat/simulate.js';
 import { readEventFiles } from '../winlogbeat/convert.js';
 import { startBroker, brokerOptions } from '../source/kafka/broker.js';
+import { localKafka } from '../source/kafka/local.js';
 import { produce } from '../source/kafka/produce.js';
 import { readKafkaStream } from '../stream/kafka-source.js';
 import { Catalog } from '../lakehouse/catalog.js';
@@ -44,7 +45,8 @@ function demoConfig(): DemoConfig {
   const events = Number(process.env.WINLAKE_DEMO_EVENTS ?? 200_000);
   if (!Number.isInteger(events) || events < 0) throw new Error(`WINLAKE_DEMO_EVENTS must be a whole number, got ${process.env.WINLAKE_DEMO_EVENTS}`);
   const repo = fileURLToPath(new URL('../../../', import.meta.url));
-  const mordor = [process.env.WINLAKE_MORDOR_DIR, path.join(repo, '..', 'shared', 'data', 'mordor')]
+  // The recording ships in the repository; WINLAKE_MORDOR_DIR points at another copy.
+  const mordor = [process.env.WINLAKE_MORDOR_DIR, path.join(repo, 'kernel-lib', 'data', 'mordor')]
     .filter((d): d is string => !!d)
     .map((d) => path.join(d, MORDOR_FILE))
     .find((f) => existsSync(f));
@@ -115,6 +117,7 @@ export async function demoCommand(_argv: string[]): Promise<number> {
     await printHunts(cfg.catalog);
     say(`\nlakehouse: ${cfg.catalog.root}   (try: npx winlake table list --home ${cfg.catalog.root})`);
     say(`done in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    if (kafka) say(brokerStillRunning());
     return 0;
   } finally {
     await closeSession();
@@ -122,7 +125,7 @@ export async function demoCommand(_argv: string[]): Promise<number> {
 }
 
 async function ingestThroughKafka(cfg: DemoConfig, step: (name: string) => void): Promise<void> {
-  const brokers = `127.0.0.1:${brokerOptions().outsidePort}`;
+  const brokers = localKafka().outsideBootstrap;
   step(`2. produce to topic '${cfg.topic}'`);
   const sim = await produce(simulateNdjson(demoSimulation(cfg.events, daysAgo(7))), {
     brokers,
@@ -136,7 +139,7 @@ async function ingestThroughKafka(cfg: DemoConfig, step: (name: string) => void)
   }
   step('3. stream Kafka → bronze, exactly once (available-now trigger)');
   const session = await getSession();
-  const stream = (await readKafkaStream('127.0.0.1', brokerOptions().outsidePort, cfg.topic, { session })).map(async (b) =>
+  const stream = (await readKafkaStream(localKafka().host, localKafka().outsidePort, cfg.topic, { session })).map(async (b) =>
     parseWinlogbeat(addIngestMeta(b), 'raw'),
   );
   const query = writeTableStream(stream, BRONZE_TABLE, 'bronze', BRONZE_PARTITIONS, {
@@ -176,6 +179,16 @@ async function ingestFromFiles(cfg: DemoConfig, step: (name: string) => void): P
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The demo leaves the broker up for the notebooks and a re-run; the last line says how to stop it. */
+function brokerStillRunning(): string {
+  const env = ['WINLAKE_KAFKA_PORT', 'WINLAKE_KAFKA_OUTSIDE_PORT', 'WINLAKE_KAFKA_CONTROLLER_PORT']
+    .filter((k) => process.env[k])
+    .map((k) => `${k}=${process.env[k]} `)
+    .join('');
+  const k = localKafka();
+  return `the Kafka broker is still running on ${k.bootstrap} (outside ${k.outsideBootstrap}); stop it with: ${env}npm run kafka:stop`;
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;

@@ -4,6 +4,8 @@
  * to 2^53, far beyond any real partition), ranges are half-open `[from, to)`.
  */
 
+import { asConnectionError } from './connect-error.js';
+
 /** A message to produce. A string value is sent as its UTF-8 bytes. */
 export interface OutgoingMessage {
   key?: string | Buffer | null;
@@ -111,7 +113,7 @@ export function createKafkaClient(brokers: string | readonly string[], options: 
   const clientId = options.clientId ?? 'winlake';
   const timeoutMs = options.timeoutMs ?? 30_000;
   // Both implementations are loaded lazily so that a notebook loads only the client it uses.
-  return new LazyClient(kind, async () => {
+  return new LazyClient(kind, list, async () => {
     if (kind === 'kafkajs') return new (await import('./client-kafkajs.js')).KafkajsClient(list, clientId, timeoutMs);
     if (kind === 'platformatic') return new (await import('./client-platformatic.js')).PlatformaticClient(list, clientId, timeoutMs);
     throw new Error(`unknown Kafka client ${JSON.stringify(kind)}: use 'kafkajs' or 'platformatic'`);
@@ -123,20 +125,29 @@ class LazyClient implements KafkaClient {
   private impl: Promise<KafkaClient> | undefined;
   constructor(
     readonly kind: KafkaClientKind,
+    private readonly brokers: readonly string[],
     private readonly load: () => Promise<KafkaClient>,
   ) {}
   private get client(): Promise<KafkaClient> {
     this.impl ??= this.load();
     return this.impl;
   }
+  /** Runs one operation; an unreachable broker becomes one line naming the address. */
+  private async call<T>(op: (c: KafkaClient) => Promise<T>): Promise<T> {
+    try {
+      return await op(await this.client);
+    } catch (err) {
+      throw asConnectionError(err, this.brokers);
+    }
+  }
   async produce(topic: string, messages: readonly OutgoingMessage[], options?: { acks?: 0 | 1 | -1 }): Promise<void> {
-    return (await this.client).produce(topic, messages, options);
+    return this.call((c) => c.produce(topic, messages, options));
   }
   async startOffsets(topic: string): Promise<Map<number, number>> {
-    return (await this.client).startOffsets(topic);
+    return this.call((c) => c.startOffsets(topic));
   }
   async endOffsets(topic: string): Promise<Map<number, number>> {
-    return (await this.client).endOffsets(topic);
+    return this.call((c) => c.endOffsets(topic));
   }
   async fetchRanges(
     topic: string,
@@ -144,13 +155,13 @@ class LazyClient implements KafkaClient {
     onBatch: (records: FetchedRecord[]) => void | Promise<void>,
     options?: FetchOptions,
   ): Promise<void> {
-    return (await this.client).fetchRanges(topic, ranges, onBatch, options);
+    return this.call((c) => c.fetchRanges(topic, ranges, onBatch, options));
   }
   async createTopic(topic: string, options?: { partitions?: number; replicationFactor?: number }): Promise<boolean> {
-    return (await this.client).createTopic(topic, options);
+    return this.call((c) => c.createTopic(topic, options));
   }
   async topics(): Promise<Record<string, number>> {
-    return (await this.client).topics();
+    return this.call((c) => c.topics());
   }
   async close(): Promise<void> {
     const pending = this.impl;
