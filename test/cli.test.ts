@@ -1,15 +1,16 @@
 /**
- * The `winlake` command as users run it: the built package bin (kernel-lib/dist/cli/main.js) in a
+ * The `winlake` command as users run it: the built package (kernel-lib/dist/cli/main.js) in a
  * child process, against a temporary lakehouse. Builds once first when dist is older than src.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { Frame } from '../kernel-lib/src/frame/frame.js';
 import { Catalog } from '../kernel-lib/src/lakehouse/catalog.js';
 import { writeTableBatch } from '../kernel-lib/src/lakehouse/tables.js';
+import { writeDelta } from '../kernel-lib/src/delta/write.js';
 import { tempDir, testSession } from './helpers.js';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -147,6 +148,36 @@ test('table read --format csv and table', async () => {
   assert.ok(body.some((l) => l.includes('WKS-2') && l.includes('has, comma and "quotes"')));
 });
 
+test('table read writes DATE, TIMESTAMP, BINARY and MAP as users expect; --format parquet|csv|ndjson --output FILE', async () => {
+  const session = await testSession();
+  const typed = path.join(root, 'typed');
+  const values = `SELECT DATE '2020-01-01' AS d, TIMESTAMPTZ '2020-01-01 01:02:03.5+02' AS tz, TIMESTAMP '2020-01-01 00:00:00.000001' AS ntz,
+    '1'::BLOB AS b, MAP {'k': 1} AS m, {'n': 2} AS s, [1, 2] AS l`;
+  await writeDelta(session, values, typed);
+  const want = { d: '2020-01-01', tz: '2019-12-31T23:02:03.500Z', ntz: '2020-01-01T00:00:00.000001Z', b: 'MQ==', m: { k: 1 }, s: { n: 2 }, l: [1, 2] };
+  const files = { parquet: path.join(root, 'out.parquet'), csv: path.join(root, 'out.csv'), ndjson: path.join(root, 'out.ndjson') };
+  const results = await Promise.all([
+    winlake(['table', 'read', typed, '--format', 'ndjson']),
+    winlake(['table', 'read', typed, '--format', 'csv']),
+    ...Object.entries(files).map(([format, file]) => winlake(['table', 'read', typed, '--format', format, '--output', file])),
+    winlake(['table', 'read', typed, '--format', 'parquet']),
+  ]);
+  const [ndjson, csv, ...rest] = results;
+  const noOutput = rest.pop()!;
+  for (const r of [ndjson!, csv!, ...rest]) assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lines(ndjson!.stdout).map((l) => JSON.parse(l) as unknown), [want]);
+  assert.deepEqual(lines(csv!.stdout), ['d,tz,ntz,b,m,s,l', '2020-01-01,2019-12-31T23:02:03.500Z,2020-01-01T00:00:00.000001Z,MQ==,"{""k"":1}","{""n"":2}","[1,2]"']);
+  assert.deepEqual(lines(readFileSync(files.ndjson, 'utf8')).map((l) => JSON.parse(l) as unknown), [want]);
+  assert.deepEqual(lines(readFileSync(files.csv, 'utf8')), lines(csv!.stdout));
+  // Parquet keeps the table's own types: the same values come back from DuckDB's reader.
+  const [back] = await session.rows<Record<string, unknown>>(
+    `SELECT typeof(d) AS d, typeof(b) AS b, typeof(m) AS m, (SELECT count(*) FROM (${values}) v, read_parquet('${files.parquet}') p WHERE v.d = p.d AND v.tz = p.tz AND v.ntz = p.ntz AND v.b = p.b AND v.m = p.m AND v.s = p.s AND v.l = p.l) AS same FROM read_parquet('${files.parquet}')`,
+  );
+  assert.deepEqual({ ...back, same: Number(back!.same) }, { d: 'DATE', b: 'BLOB', m: 'MAP(VARCHAR, INTEGER)', same: 1 });
+  assert.equal(noOutput.code, 1);
+  assert.match(noOutput.stderr, /--format parquet needs --output FILE/);
+});
+
 test('table history and table schema', async () => {
   const [hist, schema] = await Promise.all([winlake(['table', 'history', 'process']), winlake(['table', 'schema', 'process'])]);
   assert.equal(hist.code, 0, hist.stderr);
@@ -171,7 +202,7 @@ test('errors: unknown table, command, subcommand and format go to stderr with a 
   assert.equal(unknownSub.code, 2);
   assert.match(unknownSub.stderr, /unknown subcommand 'frobnicate'/);
   assert.equal(unknownFormat.code, 1);
-  assert.match(unknownFormat.stderr, /unknown --format "xml": use ndjson, csv or table/);
+  assert.match(unknownFormat.stderr, /unknown --format "xml": use table, ndjson, csv, parquet/);
   assert.equal(unknownCommand.code, 2);
   assert.match(unknownCommand.stderr, /unknown command 'nosuch'/);
   assert.equal(noSub.code, 2);

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { quoteString } from '../kernel-lib/src/engine/quote.js';
@@ -13,15 +12,12 @@ import { col } from '../kernel-lib/src/frame/expr.js';
 import { Frame, type ScanReport } from '../kernel-lib/src/frame/frame.js';
 import { rmSync } from 'node:fs';
 import { tempDir, testSession } from './helpers.js';
+import { deltaPython } from './python.js';
 
 const session = await testSession();
 const root = tempDir('winlake-bloom-');
-const PYTHON = path.resolve(import.meta.dirname, '..', '.venv', 'bin', 'python');
 
-/** Runs a deltalake script; os._exit skips the interpreter teardown, where deltalake's runtime sometimes aborts under load. */
-function python(script: string): string {
-  return execFileSync(PYTHON, ['-c', `${script}\nimport os, sys\nsys.stdout.flush()\nos._exit(0)\n`], { encoding: 'utf8' }).trim();
-}
+const python = (script: string): string => deltaPython(script);
 
 /** The scan report of a Frame read straight from a Delta scan. */
 async function explainScan(frame: Frame): Promise<ScanReport> {

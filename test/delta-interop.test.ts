@@ -3,8 +3,7 @@
  * and schema; tables written by delta-rs are appended to by winlake and read back by delta-rs.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { checkpointFileName, commitFileName } from '../kernel-lib/src/delta/actions.js';
@@ -13,8 +12,8 @@ import { loadSnapshot } from '../kernel-lib/src/delta/snapshot.js';
 import { writeDelta } from '../kernel-lib/src/delta/write.js';
 import { quoteIdent, quoteString } from '../kernel-lib/src/engine/quote.js';
 import { tempDir, testSession } from './helpers.js';
+import { deltaPythonJson } from './python.js';
 
-const PYTHON = path.resolve(import.meta.dirname, '..', '.venv', 'bin', 'python');
 const session = await testSession();
 const root = tempDir('winlake-interop-');
 
@@ -37,13 +36,8 @@ elif cmd == 'write':
     write_deltalake(sys.argv[2], t, mode=sys.argv[4], partition_by=parts or None)
     print(json.dumps({"version": DeltaTable(sys.argv[2]).version()}))
 `;
-const helperFile = path.join(root, 'delta_rs_helper.py');
-writeFileSync(helperFile, HELPER);
-
 function py<T>(...args: string[]): T {
-  const r = spawnSync(PYTHON, [helperFile, ...args], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`delta-rs helper failed (${args.join(' ')}):\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
+  return deltaPythonJson<T>(HELPER, args, `delta-rs helper (${args.join(' ')})`);
 }
 
 interface DeltaRsRead {

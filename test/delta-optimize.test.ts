@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -15,12 +14,12 @@ import { zOrderedSql } from '../kernel-lib/src/delta/zorder.js';
 import { col } from '../kernel-lib/src/frame/expr.js';
 import type { Frame, ScanReport } from '../kernel-lib/src/frame/frame.js';
 import { tempDir, testSession } from './helpers.js';
+import { deltaPython } from './python.js';
 
 const session = await testSession();
 const root = tempDir('winlake-opt-');
 let n = 0;
 const table = (): string => path.join(root, `t${++n}`);
-const PYTHON = path.resolve(import.meta.dirname, '..', '.venv', 'bin', 'python');
 
 /** The scan report of a Frame read straight from a Delta scan. */
 async function explainScan(frame: Frame): Promise<ScanReport> {
@@ -54,10 +53,7 @@ const actionsOf = async (t: string, v: number): Promise<Action[]> => readCommit(
 const removesOf = (a: Action[]): RemoveAction[] => a.flatMap((x) => ('remove' in x ? [x.remove as RemoveAction] : []));
 const addsOf = (a: Action[]): AddAction[] => a.flatMap((x) => ('add' in x ? [x.add as AddAction] : []));
 
-/** Runs a deltalake script; os._exit skips the interpreter teardown, where deltalake's runtime sometimes aborts under load. */
-function python(script: string): string {
-  return execFileSync(PYTHON, ['-c', `${script}\nimport os, sys\nsys.stdout.flush()\nos._exit(0)\n`], { encoding: 'utf8' }).trim();
-}
+const python = (script: string): string => deltaPython(script);
 
 test('zOrderedSql interleaves quantile buckets: the first column leads, equal values stay together', async () => {
   const sql = zOrderedSql(`SELECT * FROM (VALUES ('b', 1), ('a', 2), ('b', 2), ('a', 1)) AS v(s, x)`, ['s', 'x'], { bitsPerColumn: 1 });

@@ -4,7 +4,6 @@
  * python deltalake (rows compared with what deltalake itself returns, checkpoints included).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -18,6 +17,7 @@ import { DeltaScan } from '../kernel-lib/src/delta/scan.js';
 import { loadSnapshot } from '../kernel-lib/src/delta/snapshot.js';
 import type { SkipStage } from '../kernel-lib/src/delta/skipping.js';
 import { tempDir, testSession } from './helpers.js';
+import { deltaPython } from './python.js';
 
 const session = await testSession();
 
@@ -226,8 +226,6 @@ test('clear errors: no _delta_log, missing commit after a checkpoint-less gap, r
   await assert.rejects(loadSnapshot(future, { session }), /unsupported Delta reader feature\(s\): deletionVectors, variantType/);
 });
 
-const PY = path.resolve(import.meta.dirname, '..', '.venv', 'bin', 'python');
-
 test('tables written by python deltalake read the same as deltalake reads them (with a checkpoint)', async () => {
   const dir = tempDir();
   const deltaPath = path.join(dir, 'dl table');
@@ -253,7 +251,7 @@ dt_ = DeltaTable(path)
 dt_.delete("id < 10")
 pq.write_table(DeltaTable(path).to_pyarrow_table(), out)
 `;
-  execFileSync(PY, ['-c', script, deltaPath, expected], { stdio: 'pipe' });
+  deltaPython(script, [deltaPath, expected]);
   const snap = await loadSnapshot(deltaPath, { session });
   assert.equal(snap.version, 3);
   const df = await readDelta(session, deltaPath);

@@ -131,6 +131,10 @@ describe('winlake demo', () => {
     assert.deepEqual(first.hunts, want.hunts, first.output);
     for (const [technique, n] of first.hunts) assert.ok(n > 0, `hunt ${technique} found nothing:\n${first.output}`);
     assert.match(first.output, new RegExp(`lakehouse: ${home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(first.output, /^winlake demo: 3,000 simulated events \+ the Mordor recording cmd_psexec_lsa_secrets_dump\.json\n/);
+    // The broker outlives the demo, and the last line says so and how to stop it.
+    const last = first.output.trimEnd().split('\n').pop()!;
+    assert.match(last, /^the Kafka broker is still running on 127\.0\.0\.1:\d+ \(outside 127\.0\.0\.1:\d+\); stop it with: .*npm run kafka:stop$/);
 
     // A second run produces the same events again: the stream resumes from its committed offsets.
     const second = await runDemo(env);
@@ -147,8 +151,12 @@ describe('winlake demo', () => {
     assert.equal(Number(counts!.distinct_offsets), 2 * want.bronze, 'a Kafka record was written to bronze twice');
   });
 
-  it('without Kafka (WINLAKE_DEMO_NO_KAFKA=1) loads the same events from files', async () => {
-    const run = await runDemo({ WINLAKE_HOME: tempDir('winlake-demo-files-'), WINLAKE_DEMO_NO_KAFKA: '1' });
+  it('without Kafka (WINLAKE_DEMO_NO_KAFKA=1) loads the same events from files; the recording comes from the repository', async () => {
+    // An override naming a folder that does not exist (no ../shared): the shipped copy is used.
+    const nowhere = path.join(tempDir('winlake-demo-nowhere-'), 'shared', 'data', 'mordor');
+    const run = await runDemo({ WINLAKE_HOME: tempDir('winlake-demo-files-'), WINLAKE_DEMO_NO_KAFKA: '1', WINLAKE_MORDOR_DIR: nowhere });
+    assert.match(run.output, /^winlake demo: 3,000 simulated events \+ the Mordor recording cmd_psexec_lsa_secrets_dump\.json\n/);
+    assert.doesNotMatch(run.output, /still running/);
     assert.equal(run.streamed, 0);
     assert.equal(run.tables.get(BRONZE_TABLE), want.bronze, run.output);
     assert.equal(run.tables.get('process'), want.process, run.output);

@@ -2,9 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { brokerOptions, startBroker } from '../kernel-lib/src/source/kafka/broker.js';
+import { localKafka } from '../kernel-lib/src/source/kafka/local.js';
 
 /** The default broker's bootstrap address. */
-export const BOOTSTRAP = `127.0.0.1:${brokerOptions().port}`;
+export const BOOTSTRAP = localKafka().bootstrap;
 
 let starting: Promise<string> | undefined;
 

@@ -35,6 +35,8 @@ export { readKafkaTopic, kafkaReadInfo, type ReadKafkaOptions, type KafkaReadInf
 export { KafkaSecurityError, type KafkaSecurityOptions, type KafkaSaslOptions, type KafkaSslOptions } from './source/kafka/security.js';
 export { produce } from './source/kafka/produce.js';
 export { startBroker, stopBroker, brokerStatus } from './source/kafka/broker.js';
+export { localKafka, type LocalKafka } from './source/kafka/local.js';
+export { KafkaConnectionError } from './source/kafka/connect-error.js';
 export { addIngestMeta, parseWinlogbeat } from './winlogbeat/parse.js';
 export { simulateEvents, simulateNdjson, simulateWithTruth, SCENARIOS, type SimulateOptions } from './winlogbeat/simulate.js';
 export { readEventFiles, toWinlogbeat7, detectLayout, convertDocs } from './winlogbeat/convert.js';

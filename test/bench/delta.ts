@@ -5,8 +5,7 @@
  * shared and wall time then measures the neighbours), full scan (count + sum),
  * selective reads (event_id + hostname; plus a one-hour window) with the files skipped.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readDelta } from '../../kernel-lib/src/delta/read.js';
@@ -15,8 +14,8 @@ import { quoteString } from '../../kernel-lib/src/engine/quote.js';
 import { Session } from '../../kernel-lib/src/engine/session.js';
 import { col, lit } from '../../kernel-lib/src/frame/expr.js';
 import type { ScanReport } from '../../kernel-lib/src/frame/frame.js';
+import { deltaPythonJson } from '../python.js';
 
-const PYTHON = path.resolve(import.meta.dirname, '..', '..', '.venv', 'bin', 'python');
 const COMMITS = 100;
 const HOST = 'WKS-0042';
 const EVENT = '10';
@@ -149,19 +148,11 @@ export async function run(): Promise<Record<string, unknown>> {
     const winReport = (await winFrame.explain()) as ScanReport;
 
     // The same work by delta-rs.
-    const pyFile = path.join(dir, 'bench_delta_rs.py');
-    writeFileSync(pyFile, PY_BENCH);
-    const py = spawnSync(
-      PYTHON,
-      [pyFile, src, path.join(dir, 'rs-one'), path.join(dir, 'rs-many'), String(COMMITS), HOST, EVENT, WINDOW_START, WINDOW_END],
-      { encoding: 'utf8', maxBuffer: 1 << 26 },
-    );
-    if (py.status !== 0) throw new Error(`delta-rs benchmark failed:\n${py.stderr}`);
-    const rs = JSON.parse(py.stdout.trim().split('\n').pop()!) as {
+    const rs = deltaPythonJson<{
       writeOneCommitS: number; writeOneCommitCpuS: number; writeManyCommitsS: number; commitLatencyMs: { p50: number; p95: number }; commitCpuMsP50: number;
       fullScanS: number; fullScanRows: number; sumProcessId: number; selectiveS: number; selectiveRows: number;
       windowS: number; windowRows: number; readSourceS: number; version: number;
-    };
+    }>(PY_BENCH, [src, path.join(dir, 'rs-one'), path.join(dir, 'rs-many'), String(COMMITS), HOST, EVENT, WINDOW_START, WINDOW_END], 'delta-rs benchmark');
     if (rs.fullScanRows !== Number(agg[0]!.n) || rs.selectiveRows !== selRows || rs.windowRows !== winRows) {
       throw new Error(`delta-rs and winlake disagree: rows ${rs.fullScanRows}/${agg[0]!.n}, selective ${rs.selectiveRows}/${selRows}, window ${rs.windowRows}/${winRows}`);
     }

@@ -4,7 +4,7 @@
  * others come from each event's OSSEM dictionary.
  *
  * Regenerate after changing a spec:
- *   node --import tsx kernel-lib/src/cim/generate-packs.ts ../shared/data/ossem kernel-lib/packs
+ *   node --import tsx kernel-lib/src/cim/generate-packs.ts kernel-lib/data/ossem kernel-lib/packs
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';

@@ -5,7 +5,7 @@
  * event's `@timestamp` to the alert's commit. It runs in its own lakehouse (`<home>/live`) and
  * topic, so the batch steps' tables and counts stay those of the recorded data.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,7 +32,7 @@ export interface LiveDetectionResult {
 
 /**
  * Runs the live step (see the module comment). `rules`: a SigmaHQ rules folder.
- * @example await liveDetection({ root: 'lakehouse', topic: 'winlogbeat', rules: '../shared/data/sigma/rules/windows', useKafka: true, say: console.log })
+ * @example await liveDetection({ root: 'lakehouse', topic: 'winlogbeat', rules: bundledSigmaRules(), useKafka: true, say: console.log })
  */
 export async function liveDetection(o: { root: string; topic: string; rules: string; useKafka: boolean; waves: number; perWave: number; say: (line: string) => void }): Promise<LiveDetectionResult> {
   const { say } = o;
@@ -118,10 +118,3 @@ function weightedMedian(batches: readonly { n: number; median: number }[]): numb
 
 const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-/**
- * SigmaHQ's Windows rules: `WINLAKE_SIGMA_RULES`, else `../shared/data/sigma/rules/windows` beside the repository.
- * @example sigmaRulesDir('/repo') // => '/shared/data/sigma/rules/windows' when present
- */
-export function sigmaRulesDir(repo: string): string | undefined {
-  return [process.env.WINLAKE_SIGMA_RULES, path.join(repo, '..', 'shared', 'data', 'sigma', 'rules', 'windows')].find((d): d is string => !!d && existsSync(d));
-}

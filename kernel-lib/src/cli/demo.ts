@@ -10,6 +10,7 @@ import { addIngestMeta, parseWinlogbeat } from '../winlogbeat/parse.js';
 import { simulateNdjson, type SimulateOptions } from '../winlogbeat/simulate.js';
 import { readEventFiles } from '../winlogbeat/convert.js';
 import { startBroker, brokerOptions } from '../source/kafka/broker.js';
+import { localKafka } from '../source/kafka/local.js';
 import { produce } from '../source/kafka/produce.js';
 import { readKafkaStream } from '../stream/kafka-source.js';
 import { Catalog } from '../lakehouse/catalog.js';
@@ -18,7 +19,8 @@ import { writeTableStream } from '../lakehouse/streaming.js';
 import { listTables, readTable } from '../lakehouse/tables.js';
 import { optimizeLakehouseTable, createLakehouseBloomFilter } from '../lakehouse/maintenance.js';
 import type { ScanReport } from '../frame/index.js';
-import { liveDetection, sigmaRulesDir } from './demo-live.js';
+import { bundledSigmaRules } from '../detect/bundled-rules.js';
+import { liveDetection } from './demo-live.js';
 
 /** The real recording replayed by the demo (OTRF Security-Datasets, MIT): PsExec + LSA secrets dump. */
 const MORDOR_FILE = 'cmd_psexec_lsa_secrets_dump.json';
@@ -47,7 +49,8 @@ function demoConfig(): DemoConfig {
   const events = Number(process.env.WINLAKE_DEMO_EVENTS ?? 200_000);
   if (!Number.isInteger(events) || events < 0) throw new Error(`WINLAKE_DEMO_EVENTS must be a whole number, got ${process.env.WINLAKE_DEMO_EVENTS}`);
   const repo = fileURLToPath(new URL('../../../', import.meta.url));
-  const mordor = [process.env.WINLAKE_MORDOR_DIR, path.join(repo, '..', 'shared', 'data', 'mordor')]
+  // The recording ships in the repository; WINLAKE_MORDOR_DIR points at another copy.
+  const mordor = [process.env.WINLAKE_MORDOR_DIR, path.join(repo, 'kernel-lib', 'data', 'mordor')]
     .filter((d): d is string => !!d)
     .map((d) => path.join(d, MORDOR_FILE))
     .find((f) => existsSync(f));
@@ -118,13 +121,14 @@ export async function demoCommand(_argv: string[]): Promise<number> {
     }
     await printHunts(cfg.catalog);
 
-    const rules = sigmaRulesDir(fileURLToPath(new URL('../../../', import.meta.url)));
-    if (rules && cfg.liveWaves > 0) {
+    if (cfg.liveWaves > 0) {
+      const rules = bundledSigmaRules();
       step(`7. continuous detection: Kafka → bronze → silver → SigmaHQ rules → gold sigma_alerts, all streaming (${path.join(cfg.catalog.root, 'live')})`);
       await liveDetection({ root: cfg.catalog.root, topic: cfg.topic, rules, useKafka: kafka, waves: cfg.liveWaves, perWave: 500, say });
     }
     say(`\nlakehouse: ${cfg.catalog.root}   (try: npx winlake table list --home ${cfg.catalog.root})`);
     say(`done in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    if (kafka) say(brokerStillRunning());
     return 0;
   } finally {
     await closeSession();
@@ -132,7 +136,7 @@ export async function demoCommand(_argv: string[]): Promise<number> {
 }
 
 async function ingestThroughKafka(cfg: DemoConfig, step: (name: string) => void): Promise<void> {
-  const brokers = `127.0.0.1:${brokerOptions().outsidePort}`;
+  const brokers = localKafka().outsideBootstrap;
   step(`2. produce to topic '${cfg.topic}'`);
   const sim = await produce(simulateNdjson(demoSimulation(cfg.events, daysAgo(7))), {
     brokers,
@@ -146,7 +150,7 @@ async function ingestThroughKafka(cfg: DemoConfig, step: (name: string) => void)
   }
   step('3. stream Kafka → bronze, exactly once (available-now trigger)');
   const session = await getSession();
-  const stream = (await readKafkaStream('127.0.0.1', brokerOptions().outsidePort, cfg.topic, { session })).map(async (b) =>
+  const stream = (await readKafkaStream(localKafka().host, localKafka().outsidePort, cfg.topic, { session })).map(async (b) =>
     parseWinlogbeat(addIngestMeta(b), 'raw'),
   );
   const query = writeTableStream(stream, BRONZE_TABLE, 'bronze', BRONZE_PARTITIONS, {
@@ -186,6 +190,16 @@ async function ingestFromFiles(cfg: DemoConfig, step: (name: string) => void): P
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The demo leaves the broker up for the notebooks and a re-run; the last line says how to stop it. */
+function brokerStillRunning(): string {
+  const env = ['WINLAKE_KAFKA_PORT', 'WINLAKE_KAFKA_OUTSIDE_PORT', 'WINLAKE_KAFKA_CONTROLLER_PORT']
+    .filter((k) => process.env[k])
+    .map((k) => `${k}=${process.env[k]} `)
+    .join('');
+  const k = localKafka();
+  return `the Kafka broker is still running on ${k.bootstrap} (outside ${k.outsideBootstrap}); stop it with: ${env}npm run kafka:stop`;
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;

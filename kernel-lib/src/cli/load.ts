@@ -11,7 +11,7 @@ const USAGE = `usage: winlake load <files...> [--home DIR] [--table NAME] [--reb
 
 /**
  * `winlake load <files...>`: files → bronze → silver, without Kafka.
- * @example await loadCommand(['../shared/data/mordor/cmd_psexec_lsa_secrets_dump.json'])
+ * @example await loadCommand(['kernel-lib/data/mordor/cmd_psexec_lsa_secrets_dump.json'])
  */
 export async function loadCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['help', 'no-silver']);

@@ -1,7 +1,7 @@
 /** `winlake produce`: send winlogbeat documents (simulated or from NDJSON files) to a Kafka topic. */
 import { createReadStream, existsSync } from 'node:fs';
 import readline from 'node:readline';
-import { brokerOptions } from '../source/kafka/broker.js';
+import { localKafka } from '../source/kafka/local.js';
 import type { KafkaClientKind } from '../source/kafka/client.js';
 import { produce } from '../source/kafka/produce.js';
 import { progressBar } from '../source/kafka/progress.js';
@@ -14,7 +14,8 @@ const USAGE = `usage: winlake produce (--simulate | --file F [F...]) [options]
   --simulate            simulated winlogbeat 8 documents (Sysmon, Security, PowerShell, attacks)
   --file F [F...]       NDJSON files, one document per line (blank lines skipped)
   --topic T             default winlogbeat
-  --brokers H:P[,H:P]   default 127.0.0.1:9094 (the broker's OUTSIDE listener, as winlogbeat used)
+  --brokers H:P[,H:P]   default the local broker's OUTSIDE listener, 127.0.0.1:
+                        $WINLAKE_KAFKA_OUTSIDE_PORT (default 9094), as winlogbeat used
   --count N             stop after N documents (--simulate: default 10000)
   --rate N              target documents per second (default: as fast as acknowledged)
   --batch-size N        documents per request (default 500)
@@ -61,7 +62,7 @@ export async function produceCommand(argv: string[]): Promise<number> {
   const acks = stringOption(args, 'acks') ?? '1';
   if (acks !== '1' && acks !== '-1') throw new Error(`--acks must be 1 or -1, got ${acks}`);
   const topic = stringOption(args, 'topic') ?? 'winlogbeat';
-  const brokers = stringOption(args, 'brokers') ?? `127.0.0.1:${brokerOptions().outsidePort}`;
+  const brokers = stringOption(args, 'brokers') ?? localKafka().outsideBootstrap;
   const count = intOption(args, 'count') ?? (simulate ? 10_000 : undefined);
   const rate = intOption(args, 'rate');
   const batchSize = intOption(args, 'batch-size');

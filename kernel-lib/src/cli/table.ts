@@ -6,16 +6,18 @@ import { readDelta, history } from '../delta/index.js';
 import { Catalog } from '../lakehouse/catalog.js';
 import { listTables } from '../lakehouse/tables.js';
 import { intOption, parseArgs, stringOption } from './args.js';
+import { ndjsonLines, OUTPUT_FORMATS, textColumnsSql, writeRowsFile, type OutputFormat } from './table-output.js';
+import type { Session } from '../engine/session.js';
 
 const USAGE = `usage: winlake table <subcommand>
   list                                       tables in the lakehouse (WINLAKE_HOME or ./lakehouse)
-  read <name|path> [--version N] [--timestamp T] [--format ndjson|csv|table] [--limit N]
+  read <name|path> [--version N] [--timestamp T] [--format table|ndjson|csv|parquet] [--output FILE] [--limit N]
+       ndjson/csv: DATE as YYYY-MM-DD, TIMESTAMP as ISO-8601 UTC, BINARY as base64, MAP as a JSON object;
+       parquet (needs --output) keeps the table's types
   history <name|path> [--limit N]
   schema <name|path> [--version N]
 options: --home DIR   the lakehouse root
 `;
-
-const FORMATS = ['ndjson', 'csv', 'table'];
 
 /** A table argument is a lakehouse name, or a path to any Delta table folder. */
 function tablePath(ref: string, catalog: Catalog): string {
@@ -66,9 +68,12 @@ export async function tableCommand(argv: string[]): Promise<number> {
       }
       case 'read': {
         if (!ref) throw new Error('table read needs a table name or path');
-        const format = stringOption(args, 'format') ?? 'table';
-        // Refuse a bad format before reading any data.
-        if (!FORMATS.includes(format)) throw new Error(`unknown --format ${JSON.stringify(format)}: use ndjson, csv or table`);
+        const format = (stringOption(args, 'format') ?? 'table') as OutputFormat;
+        const output = stringOption(args, 'output');
+        // Refuse bad options before reading any data.
+        if (!OUTPUT_FORMATS.includes(format)) throw new Error(`unknown --format ${JSON.stringify(format)}: use ${OUTPUT_FORMATS.join(', ')}`);
+        if (format === 'parquet' && output === undefined) throw new Error('--format parquet needs --output FILE');
+        if (format === 'table' && output !== undefined) throw new Error('--output needs --format ndjson, csv or parquet');
         const version = intOption(args, 'version');
         const timestamp = stringOption(args, 'timestamp');
         const session = await getSession();
@@ -78,7 +83,12 @@ export async function tableCommand(argv: string[]): Promise<number> {
         });
         const limit = intOption(args, 'limit');
         if (limit !== undefined) df = df.limit(limit);
-        await writeRows(df, format);
+        if (output !== undefined && format !== 'table') {
+          await writeRowsFile(session, await df.toSql(), format, path.resolve(output));
+          process.stderr.write(`wrote ${path.resolve(output)} (${format})\n`);
+        } else {
+          await writeRows(session, await df.toSql(), format);
+        }
         return 0;
       }
       case 'history': {
@@ -112,28 +122,24 @@ export async function tableCommand(argv: string[]): Promise<number> {
   }
 }
 
-async function writeRows(df: Frame, format: string): Promise<void> {
-  const rows = await df.toRows();
+async function writeRows(session: Session, sql: string, format: OutputFormat): Promise<void> {
   switch (format) {
     case 'ndjson':
-      for (const r of rows) process.stdout.write(`${JSON.stringify(r, jsonReplacer)}\n`);
+      for (const line of await ndjsonLines(session, sql)) process.stdout.write(`${line}\n`);
       return;
     case 'csv': {
-      const cols = await df.columns();
+      const rows = await session.rows(await textColumnsSql(session, sql, 'csv'));
+      const cols = (await session.rows<{ column_name: string }>(`DESCRIBE (${sql})`)).map((c) => c.column_name);
       process.stdout.write(`${cols.map(csvCell).join(',')}\n`);
       for (const r of rows) process.stdout.write(`${cols.map((c) => csvCell(r[c] === null ? '' : formatCell(r[c]))).join(',')}\n`);
       return;
     }
     case 'table':
-      printTable(rows);
+      printTable(await session.rows(await textColumnsSql(session, sql, 'table')));
       return;
     default:
-      throw new Error(`unknown --format ${JSON.stringify(format)}: use ndjson, csv or table`);
+      throw new Error(`--format ${format} writes to a file: add --output FILE`);
   }
-}
-
-function jsonReplacer(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? (Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()) : value;
 }
 
 function csvCell(value: unknown): string {

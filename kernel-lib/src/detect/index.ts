@@ -2,6 +2,7 @@
  * detect/: Sigma rules compiled to DuckDB SQL over the silver tables, and gold alerts.
  * Rules keep their author and references (Detection Rule License 1.1): show them with any result.
  */
+export { BUNDLED_SIGMA_RULES_ARCHIVE, bundledSigmaRules } from './bundled-rules.js';
 export { alertSelect, writeAlerts, SIGMA_ALERTS_TABLE, type WriteAlertsOptions, type WriteAlertsResult } from './alerts.js';
 export {
   checkRules,

@@ -34,7 +34,7 @@ export interface LoadFilesOptions extends ConvertOptions {
  * truncated) fails the load before anything is written.
  *
  * @example
- * const { result } = await loadEventFiles(['../shared/data/mordor/cmd_psexec_lsa_secrets_dump.json']);
+ * const { result } = await loadEventFiles(['kernel-lib/data/mordor/cmd_psexec_lsa_secrets_dump.json']);
  * console.log(result.numRows, 'events in bronze');
  */
 export async function loadEventFiles(paths: readonly string[], opts: LoadFilesOptions = {}): Promise<TableWriteResult & { documents: number; rejected: number }> {

@@ -206,10 +206,11 @@ async function formatStorage(o: BrokerOptions): Promise<void> {
   const p = paths(o);
   if (existsSync(path.join(p.data, 'meta.properties'))) return;
   const clusterId = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+  // base64url ids start with '-' one time in 64: attached with '=', the tool cannot read one as a flag.
   try {
     await execFileAsync(
       'java',
-      ['-Xmx256m', '-cp', javaClasspath(o), ...log4jArgs(o), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.props],
+      ['-Xmx256m', '-cp', javaClasspath(o), ...log4jArgs(o), 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', p.props],
       { timeout: 120_000 },
     );
   } catch (err) {

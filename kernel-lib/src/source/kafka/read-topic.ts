@@ -106,7 +106,7 @@ export async function readKafkaTopic(
       const message = (err as Error).message;
       // The client's explanation already names the broker and the reason (login, TLS, unreachable).
       if (err instanceof KafkaSecurityError) throw new KafkaSecurityError(`read_kafka_topic: ${message}`, err.kind);
-      throw new Error(`read_kafka_topic: ${/^(?:cannot reach|Kafka at|TLS )/.test(message) ? message : `cannot reach Kafka at ${servers}: ${message}`}`, { cause: err });
+      throw new Error(`read_kafka_topic: ${/^(?:cannot reach|cannot connect|Kafka at|TLS )/.test(message) ? message : `cannot reach Kafka at ${servers}: ${message}`}`, { cause: err });
     }
     if (!(topic in topics)) {
       const known = Object.keys(topics).sort();

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { KafkaConnectionError, asConnectionError } from './connect-error.js';
 
 /** The SASL mechanisms both clients implement. */
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
@@ -534,8 +535,7 @@ export function explainKafkaError(err: unknown, ctx: { servers: readonly string[
   }
   const refused = chain.find((e) => typeof e.code === 'string' && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(e.code));
   if (refused) {
-    const why = refused.code === 'ECONNREFUSED' ? 'connection refused' : refused.code === 'ENOTFOUND' || refused.code === 'EAI_AGAIN' ? 'unknown host' : 'host unreachable';
-    return withCause(new Error(`cannot reach Kafka at ${address}: ${why} (${redactSecrets(refused.message, secrets)})`), err);
+    return withCause(new KafkaConnectionError([address], String(refused.code)), err);
   }
   const cutOff = /Connection closed|socket disconnected|ECONNRESET|Closed connection|KafkaJSConnectionClosedError|timed out|Request timeout/i.test(all);
   if (!ctx.security?.tls && cutOff) {
@@ -558,7 +558,7 @@ export function explainKafkaError(err: unknown, ctx: { servers: readonly string[
   if (secrets.length > 0 && chain.some((e) => redactSecrets(e.message, secrets) !== e.message)) {
     return withCause(new Error(redactSecrets((err as Error).message, secrets)), undefined);
   }
-  return err;
+  return asConnectionError(err, ctx.servers);
 }
 
 function withCause(e: Error, cause: unknown): Error {
