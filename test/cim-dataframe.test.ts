@@ -115,13 +115,17 @@ describe('cimDataframe', () => {
     assert.match(String(types._event_date), /DATE/i);
   });
 
-  it('is the Process pack, but for process_name (derived from Image when ProcessName is absent)', () => {
+  it('is the Process pack, but for process_name (derived from Image when ProcessName is absent) and Sysmon 17 (Pipe Created)', () => {
     const pack = loadPack('Process').transforms;
     const derived = pack.filter((t) => 'new' in t && t.new[0] === 'process_name');
     assert.equal(derived.length, 1);
     const rest = pack.filter((t) => !derived.includes(t));
     const staged = PROCESS_TRANSFORMS.map((t) =>
-      'rename' in t && t.rename[1] === 'process_name' ? { rename: [t.rename[0], 'process_name_raw'] } : t,
+      'rename' in t && t.rename[1] === 'process_name'
+        ? { rename: [t.rename[0], 'process_name_raw'] }
+        : 'new' in t && t.new[0] === 'event_message'
+          ? { new: ['event_message', t.new[1].replace(" WHEN event_id = '18'", " WHEN event_id = '17' THEN 'Pipe Created' WHEN event_id = '18'")] }
+          : t,
     );
     assert.deepEqual(rest, staged);
   });

@@ -133,7 +133,7 @@ describe('EVTX files', () => {
       env: { ...process.env, WINLAKE_HOME: home },
       timeout: 120_000,
     });
-    assert.match(stdout, new RegExp(`bronze winlogbeat_kafka_bronze: ${expected} events from ${expected} documents`));
+    assert.match(stdout, new RegExp(`bronze winlogbeat_kafka_bronze: ${expected} documents read: ${expected} in bronze, 0 quarantined`));
     const catalog = new Catalog(home);
     const bronze = await readTable('winlogbeat_kafka_bronze', { catalog });
     assert.equal(await bronze.count(), expected);

@@ -145,7 +145,8 @@ export async function optimizeTable(session: Session, tablePathIn: string, opts:
     totalFilesSkipped: considered.length - removed.length,
     numRowsRewritten: 0,
     zOrderBy,
-    predicate: whereSql === undefined ? [] : [whereSql],
+    // As the user wrote it (checked above), the way Spark records it: not the guarded splice.
+    predicate: whereText === undefined ? [] : [whereText],
     durationMs: 0,
   };
   if (batches.length === 0) {
