@@ -42,6 +42,11 @@ export interface BuildSilverOptions extends Pick<DeltaStreamOptions, 'maxFilesPe
   checkpointLocation?: string;
   /** Default `build_silver_<bronze>`. */
   queryName?: string;
+  /**
+   * Where a new query (no checkpoint yet) starts reading bronze: a version, or `'latest'` for the
+   * commits made after it starts (for tables already built from the earlier versions). Default 0.
+   */
+  startingVersion?: number | 'latest';
   /** Called after each micro-batch. */
   onProgress?: (progress: StreamProgress) => void;
 }
@@ -109,6 +114,7 @@ export async function buildSilver(bronze: string, opts: BuildSilverOptions = {})
   const sourceOptions: DeltaStreamOptions = {};
   if (opts.maxFilesPerTrigger !== undefined) sourceOptions.maxFilesPerTrigger = opts.maxFilesPerTrigger;
   if (opts.maxVersionsPerTrigger !== undefined) sourceOptions.maxVersionsPerTrigger = opts.maxVersionsPerTrigger;
+  if (opts.startingVersion !== undefined) sourceOptions.startingVersion = opts.startingVersion;
   sourceOptions.materialize = opts.materialize ?? false;
   const stream = new StreamFrame(session, new DeltaStreamSource(bronzeEntry.path, sourceOptions));
   const sink = createSilverSink(packs, { catalog, session });
