@@ -6,7 +6,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +23,7 @@ import { Random } from '../kernel-lib/src/winlogbeat/prng.js';
 import { simulateNdjson } from '../kernel-lib/src/winlogbeat/simulate.js';
 import { tempDir, testSession } from './helpers.js';
 import { ensureBroker, uniqueTopic } from './kafka-helpers.js';
+import { freePorts } from './kafka-secure-helpers.js';
 
 const HOST = '127.0.0.1';
 const session = await testSession();
@@ -114,20 +114,6 @@ function settle(): Promise<void> {
 
 function bronzeStream(stream: StreamFrame): StreamFrame {
   return stream.map((batch) => parseWinlogbeat(addIngestMeta(batch), 'raw'));
-}
-
-/** Three free TCP ports on 127.0.0.1 (for a second broker). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, HOST, () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 describe('Kafka → bronze streaming (default broker)', () => {
