@@ -103,7 +103,7 @@ function folderBytes(dir: string): number {
  * declared columns) and written as Parquet (zstd) partitioned like bronze; no Kafka, no Delta.
  */
 async function duckdbAlone(file: string, events: number, work: string): Promise<Record<string, number>> {
-  const session = await Session.create({ workDir: path.join(work, 'duckdb-alone'), threads: 2 });
+  const session = await Session.create({ workDir: path.join(work, 'duckdb-alone'), threads: 2, allowedDirectories: [work] });
   try {
     const out = path.join(work, 'duckdb-alone-parquet');
     const t = performance.now();
@@ -126,7 +126,7 @@ async function duckdbAlone(file: string, events: number, work: string): Promise<
  * @example const cost = await rawStorageCost("/tmp/docs.ndjson", "/tmp/work");
  */
 export async function rawStorageCost(file: string, work: string): Promise<Record<string, unknown>> {
-  const session = await Session.create({ workDir: path.join(work, 'duckdb-storage'), threads: 2 });
+  const session = await Session.create({ workDir: path.join(work, 'duckdb-storage'), threads: 2, allowedDirectories: [work] });
   try {
     const frame = await ndjsonToFrame(session, { files: [file] });
     const sql = await frame.toSql();

@@ -38,7 +38,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const topic = `bench-reliability-${Date.now()}`;
   const work = mkdtempSync(path.join(os.tmpdir(), 'winlake-bench-reliability-'));
   const client = createKafkaClient(bootstrap, { kind: 'platformatic', clientId: 'winlake-bench-reliability' });
-  const session = await Session.create({ workDir: path.join(work, '.duck'), threads: 2 });
+  const session = await Session.create({ workDir: path.join(work, '.duck'), threads: 2, allowedDirectories: [work] });
   try {
     // Kafka takes values up to the broker's message.max.bytes: the 2 MB case is for files only.
     const values = mixedValues({ count: documents, every: 100, seed: 9, only: (n) => n !== '2 MB value' });

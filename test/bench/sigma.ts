@@ -30,7 +30,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const scale = Number(process.env.WINLAKE_BENCH_SCALE ?? '1');
   const events = Math.max(1000, Math.round(1_000_000 * scale));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-bench-sigma-'));
-  const session = await Session.create({ workDir: path.join(dir, 'duckdb') });
+  const session = await Session.create({ workDir: path.join(dir, 'duckdb'), allowedDirectories: [dir] });
   const catalog = new Catalog(path.join(dir, 'lake'));
   try {
     // Seed: simulated events through bronze → silver (Process pack only), then repeated to size.
