@@ -76,8 +76,16 @@ export async function writeTableBatch(
     return { table: entry, result: await writeDelta(session, df, entry.path, writeOpts) };
   }
 
-  // Materialise once: the batch is split in two and must not be read (or consumed) twice. The temp
-  // table is dropped afterwards: a streaming query writes one batch after another, forever.
+  // The usual batch holds no corrupt row: one count of the marker (cheap: the parse is not needed
+  // for it) lets it be written in one pass, without materialising it. Nothing is filtered there,
+  // so even a source that answered differently the second time would lose no row.
+  const marker = quoteIdent(columns.includes(CORRUPT_REASON) ? CORRUPT_REASON : CORRUPT_RECORD);
+  const corruptRows = Number(await session.scalar(`SELECT count(*) FROM (${await df.toSql()}) WHERE ${marker} IS NOT NULL`));
+  if (corruptRows === 0) {
+    return { table: entry, result: await writeDelta(session, df.drop(CORRUPT_RECORD, CORRUPT_REASON), entry.path, writeOpts) };
+  }
+  // Corrupt rows came: materialise once, since the batch is split in two and must not be read (or
+  // consumed) twice. The temp table is dropped afterwards: a streaming query writes batches forever.
   const cacheTable = `winlake_write_${process.pid}_${++writeCounter}`;
   await session.run(`CREATE TEMP TABLE ${quoteIdent(cacheTable)} AS ${await df.toSql()}`);
   try {
