@@ -15,7 +15,7 @@ import { vacuum } from '../kernel-lib/src/delta/vacuum.js';
 import { writeDelta } from '../kernel-lib/src/delta/write.js';
 import { optimizeTable } from '../kernel-lib/src/delta/optimize.js';
 import { quoteString } from '../kernel-lib/src/engine/quote.js';
-import { Session } from '../kernel-lib/src/engine/session.js';
+import { SandboxStatementError, Session } from '../kernel-lib/src/engine/session.js';
 import { SqlExpressionError } from '../kernel-lib/src/engine/sql-guard.js';
 import { Frame, sqlExpr } from '../kernel-lib/src/frame/index.js';
 import { Catalog } from '../kernel-lib/src/lakehouse/catalog.js';
@@ -89,7 +89,8 @@ function fileReads(): string[] {
 /** The session is still confined and usable after a probe. */
 async function assertStillSandboxed(): Promise<void> {
   assert.equal(await session.scalar("SELECT current_setting('enable_external_access')"), false);
-  assert.equal(await session.scalar("SELECT current_setting('lock_configuration')"), true);
+  assert.equal(session.statementsGated, true);
+  assert.equal(Number(await session.scalar("SELECT current_setting('threads')")) > 0, true);
   assert.equal(await session.scalar("SELECT current_setting('autoload_known_extensions')"), false);
   assert.equal(Number(await session.scalar('SELECT count(*) FROM duckdb_databases() WHERE database_name = \'pwned\'')), 0);
   assert.deepEqual(readdirSync(outside).filter((f) => f.startsWith('pwned')), []);
@@ -177,22 +178,56 @@ describe('the engine sees only the lakehouse', () => {
       `ATTACH ${quoteString(db)} AS pwned`,
     ];
     for (const sql of probes) {
-      await assert.rejects(session.run(sql), /Permission Error.*sandbox lets DuckDB open files only under/s, sql);
+      await assert.rejects(session.run(sql), /Permission Error.*sandbox lets DuckDB open files only under|sandbox refuses ATTACH/s, sql);
     }
     assert.equal(existsSync(csv), false);
     assert.equal(existsSync(db), false);
     await assertStillSandboxed();
   });
 
-  it('INSTALL, LOAD and SET are refused: the configuration is locked', async () => {
+  it('INSTALL, LOAD, SET, PRAGMA, ATTACH and PREPARE are refused by statement type, before anything runs', async () => {
     // The work folder lies inside the lake here, the worst case: still no download, no extension file.
-    await assert.rejects(session.run('INSTALL httpfs'), /Permission Error|Failed to install local extension "httpfs", no access/);
-    await assert.rejects(session.run("INSTALL httpfs FROM 'http://extensions.duckdb.org'"), /Permission Error|no access|disabled/);
-    await assert.rejects(session.run('LOAD httpfs'), /Permission Error/);
-    for (const sql of ['SET enable_external_access = true', 'RESET enable_external_access', `SET allowed_directories = [${quoteString(outside)}]`, 'SET autoload_known_extensions = true', 'SET lock_configuration = false']) {
-      await assert.rejects(session.run(sql), /locked|Cannot change/, sql);
+    const refused = [
+      'INSTALL httpfs',
+      "INSTALL httpfs FROM 'http://extensions.duckdb.org'",
+      'LOAD httpfs',
+      'FORCE INSTALL httpfs',
+      'SET enable_external_access = true',
+      'RESET enable_external_access',
+      `SET allowed_directories = [${quoteString(outside)}]`,
+      'SET autoload_known_extensions = true',
+      `SET temp_directory = ${quoteString(outside)}`,
+      "SET extension_directory = '/tmp'",
+      'PRAGMA threads = 1',
+      'CALL pragma_version()',
+      'UPDATE EXTENSIONS',
+      'PREPARE p AS SELECT 1',
+      // Hidden behind another statement, line comments, nested block comments, odd case.
+      'SELECT 1; SET threads = 1',
+      "SELECT ';' AS a; -- c\n  sEt threads = 1",
+      '/* /* */ */ SET threads = 1',
+      '/* a */ LOAD httpfs',
+    ];
+    for (const sql of refused) {
+      await assert.rejects(session.run(sql), (e: unknown) => e instanceof SandboxStatementError && /sandbox refuses [A-Z_]+ statements/.test(e.message), sql);
     }
+    assert.equal(Number(await session.scalar("SELECT current_setting('threads')")) > 1, true, 'no SET ran');
     assert.deepEqual(readdirSync(lake, { recursive: true }).map(String).filter((f) => f.includes('httpfs')), []);
+    await assertStillSandboxed();
+  });
+
+  it('the tuning settings change through session.set; the others are refused; ordinary SQL with such words runs', async () => {
+    await session.set('memory_limit', '3GB');
+    assert.match(String(await session.scalar("SELECT current_setting('memory_limit')")), /GiB|GB/);
+    await session.withOneThread(async () => assert.equal(Number(await session.scalar("SELECT current_setting('threads')")), 1));
+    assert.equal(Number(await session.scalar("SELECT current_setting('threads')")) > 1, true);
+    for (const name of ['enable_external_access', 'allowed_directories', 'lock_configuration', 'extension_directory', 'temp_directory']) {
+      await assert.rejects(session.set(name, 'x'), /not an engine setting winlake lets SQL change/, name);
+    }
+    assert.deepEqual(
+      await session.rows("SELECT 'Set-MpPreference; Install-Module' AS v, 'call /* load */ use' AS w"),
+      [{ v: 'Set-MpPreference; Install-Module', w: 'call /* load */ use' }],
+    );
     await assertStillSandboxed();
   });
 

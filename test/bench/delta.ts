@@ -87,7 +87,7 @@ export async function run(): Promise<Record<string, unknown>> {
   if (!(scale > 0)) throw new Error('WINLAKE_BENCH_SCALE must be a positive number');
   const rows = Math.max(COMMITS, Math.round(2_000_000 * scale));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-bench-delta-'));
-  const session = await Session.create({ workDir: path.join(dir, 'duck'), allowedDirectories: [dir] });
+  const session = await Session.create({ workDir: path.join(dir, 'duck'), allowedDirectories: [dir], sandbox: process.env.WINLAKE_BENCH_SANDBOX !== 'off' });
   try {
     const src = path.join(dir, 'src.parquet');
     await session.run(`CREATE TABLE src AS ${generatorSql(rows)}`);

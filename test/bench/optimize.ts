@@ -126,8 +126,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const session = await Session.create({ workDir: path.join(workDir, 'duckdb'), threads: 2, allowedDirectories: [workDir] });
   try {
     // Honest I/O figures: no cross-query caching of file data or footers.
-    await session.run('SET enable_external_file_cache = false');
-    await session.run('SET parquet_metadata_cache = false');
+    await session.set('enable_external_file_cache', false);
+    await session.set('parquet_metadata_cache', false);
 
     const t0 = performance.now();
     const perAppend = Math.ceil(totalEvents / appends);

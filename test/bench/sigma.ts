@@ -43,7 +43,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const seedRows = Number(await session.scalar('SELECT count(*) FROM seed'));
     const copies = Math.ceil(events / seedRows);
     const full = Frame.fromSql(session, `SELECT s.* FROM seed s, range(${copies}) r LIMIT ${events}`);
-    await session.run("SET preserve_insertion_order = false");
+    await session.set('preserve_insertion_order', false);
     const big = new Catalog(path.join(dir, 'big'));
     await writeTableBatch(full, 'Process', 'silver', ['_event_date'], { catalog: big, session });
     console.error(`[sigma] Process table: ${events} events (${seedRows} simulated process creations x ${copies})`);
@@ -86,7 +86,7 @@ export async function run(): Promise<Record<string, unknown>> {
     console.error(`[sigma] ${rules.length} rules (of ${all.length}; ${all.length - winlakeOk.length} refused by winlake, ${pyRefused.length} by pySigma)`);
 
     // The limit applies to detection (the NDJSON reader of the setup reserves a 4 GiB line buffer).
-    await session.run(`SET memory_limit = ${quoteString(MEMORY_LIMIT)}`);
+    await session.set('memory_limit', MEMORY_LIMIT);
     const rss = (): number => round(process.memoryUsage().rss / 2 ** 30, 2);
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);

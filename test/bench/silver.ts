@@ -61,7 +61,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const scale = Number(process.env.WINLAKE_BENCH_SCALE ?? '1');
   const events = Math.max(BRONZE_COMMITS, Math.round(1_000_000 * scale));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-bench-silver-'));
-  const session = await Session.create({ workDir: path.join(dir, 'duckdb'), allowedDirectories: [dir] });
+  const session = await Session.create({ workDir: path.join(dir, 'duckdb'), allowedDirectories: [dir], sandbox: process.env.WINLAKE_BENCH_SANDBOX !== 'off' });
   const catalog = new Catalog(path.join(dir, 'lake'));
   try {
     // Bronze: the simulator's NDJSON through the ingestion path, in BRONZE_COMMITS appends.

@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
+import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
@@ -59,8 +59,13 @@ export class Session {
    * Opens an engine. Once set up it is sandboxed (unless `sandbox: false`): DuckDB's
    * `enable_external_access = false` with `allowed_directories` = the lakehouse root, the work
    * folder's spill and scratch folders ({@link Session.scratchDir}) and `options.allowedDirectories`; extensions are
-   * neither installed nor auto-loaded; and `lock_configuration = true`, so no later SQL can change
-   * any of it (DuckDB also refuses to widen `allowed_directories` once external access is off).
+   * neither installed nor auto-loaded; and no statement that changes the engine (`SET`, `RESET`,
+   * `PRAGMA`, `INSTALL`/`LOAD`, `ATTACH`/`DETACH`, `CALL`, `EXPORT`, `UPDATE EXTENSIONS`) runs
+   * through {@link Session.run}: DuckDB's own parser tells each statement's type, and such a
+   * statement is refused before anything runs. The settings that only tune the engine (threads,
+   * memory) are changed with {@link Session.set}. DuckDB's `lock_configuration` would refuse those
+   * too, and winlake needs them: a small write runs on one thread ({@link Session.withOneThread}).
+   * DuckDB itself refuses to turn external access back on or to widen `allowed_directories`.
    */
   static async create(options: SessionOptions = {}): Promise<Session> {
     const workDir = path.resolve(options.workDir ?? path.join('.winlake', 'duckdb'));
@@ -94,13 +99,12 @@ export class Session {
       await connection.run(`SET allowed_directories = [${allowed.map((d) => quoteString(`${d}${path.sep}`)).join(', ')}]`);
       if (files.length > 0) await connection.run(`SET allowed_paths = [${files.map(quoteString).join(', ')}]`);
       await connection.run('SET enable_external_access = false');
-      await connection.run('SET lock_configuration = true');
     }
     return new Session(instance, connection, options, scratchDir, allowed);
   }
 
-  /** Whether `SET` is refused (the sandbox locks the configuration). */
-  get configurationLocked(): boolean {
+  /** Whether statements that change the engine are refused (see {@link Session.create}). */
+  get statementsGated(): boolean {
     return this.allowedDirectories.length > 0;
   }
 
@@ -115,20 +119,38 @@ export class Session {
   }
 
   /**
+   * Changes one of the engine settings that only tune it ({@link TUNING_SETTINGS}: threads, memory
+   * limit, insertion order, caches); any other name is refused, so a sandboxed session stays one.
+   * @example await session.set('memory_limit', '4GB');
+   */
+  async set(name: string, value: string | number | boolean): Promise<void> {
+    this.assertOpen();
+    const setting = name.toLowerCase();
+    if (!TUNING_SETTINGS.includes(setting)) {
+      throw new Error(`session.set: ${JSON.stringify(name)} is not an engine setting winlake lets SQL change (these are: ${TUNING_SETTINGS.join(', ')})`);
+    }
+    const literal = typeof value === 'string' ? quoteString(value) : String(value);
+    try {
+      await this.connection.run(`SET ${setting} = ${literal}`);
+    } catch (err) {
+      throw new SqlError(`SET ${setting} = ${literal}`, err, this.allowedDirectories);
+    }
+  }
+
+  /**
    * Runs `fn` with DuckDB on one thread. A write of at most one row group cannot be split between
    * threads, and measured on 20k-row appends the idle second thread only spun on a lock: one thread
    * took half the CPU. `threads` is a setting of the whole instance, so it is restored at once, also
-   * on failure. A sandboxed session's configuration is locked: there `fn` runs as it is.
+   * on failure.
    */
   async withOneThread<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.configurationLocked) return fn();
     const threads = Number(await this.scalar("SELECT current_setting('threads')"));
     if (!(threads > 1)) return fn();
-    await this.run('SET threads = 1');
+    await this.set('threads', 1);
     try {
       return await fn();
     } finally {
-      await this.run(`SET threads = ${threads}`);
+      await this.set('threads', threads);
     }
   }
 
@@ -136,9 +158,21 @@ export class Session {
   async run(sql: string): Promise<DuckDBResultReader> {
     this.assertOpen();
     try {
+      if (this.statementsGated && mayChangeEngine(sql)) await this.assertNoEngineStatement(sql);
       return await this.connection.runAndReadAll(sql);
     } catch (err) {
+      if (err instanceof SandboxStatementError) throw err;
       throw new SqlError(sql, err, this.allowedDirectories);
+    }
+  }
+
+  /** Refuses `sql` when one of its statements would change the engine (see {@link Session.create}). */
+  private async assertNoEngineStatement(sql: string): Promise<void> {
+    const statements = await this.connection.extractStatements(sql);
+    for (let i = 0; i < statements.count; i++) {
+      // Preparing binds a statement without running it: nothing is set, attached or loaded.
+      const type = (await statements.prepare(i)).statementType;
+      if (REFUSED_STATEMENTS.has(type)) throw new SandboxStatementError(sql, StatementType[type] ?? String(type));
     }
   }
 
@@ -170,6 +204,62 @@ export class Session {
 
   private assertOpen(): void {
     if (this.closed) throw new Error('the DuckDB session is closed');
+  }
+}
+
+/** The engine settings {@link Session.set} may change: they tune the engine, they do not open it. */
+export const TUNING_SETTINGS: readonly string[] = [
+  'threads',
+  'memory_limit',
+  'max_memory',
+  'max_temp_directory_size',
+  'preserve_insertion_order',
+  'enable_progress_bar',
+  'enable_object_cache',
+  'enable_external_file_cache',
+  'parquet_metadata_cache',
+];
+
+/** Statement types that change the engine rather than query it; a sandboxed session refuses them. */
+const REFUSED_STATEMENTS: ReadonlySet<StatementType> = new Set([
+  StatementType.SET,
+  StatementType.PRAGMA,
+  StatementType.LOAD,
+  StatementType.ATTACH,
+  StatementType.DETACH,
+  StatementType.CALL,
+  StatementType.EXPORT,
+  StatementType.UPDATE_EXTENSIONS,
+  // A prepared statement is run by EXECUTE, which would not show what it runs.
+  StatementType.PREPARE,
+  StatementType.EXECUTE,
+]);
+
+const ENGINE_WORDS = 'SET|RESET|PRAGMA|LOAD|INSTALL|FORCE|ATTACH|DETACH|CALL|CHECKPOINT|EXPORT|UPDATE|USE|PREPARE|EXECUTE';
+/** Such a statement's first word, where statements start: at the beginning or after a `;`, past blanks and line comments. */
+const ENGINE_STATEMENT_START = new RegExp(`(^|;)(\\s|--[^\\n]*(\\n|$))*(${ENGINE_WORDS})\\b`, 'i');
+const ENGINE_WORD_ANYWHERE = new RegExp(`\\b(${ENGINE_WORDS})\\b`, 'i');
+
+/**
+ * Whether `sql` may hold a statement that changes the engine, by its words alone: SQL that cannot
+ * needs no second parse (generated bronze and Sigma statements are long, and Sigma values are full
+ * of words like "Set-" and "Install"). Block comments may nest, so SQL with one is looked at word by word.
+ */
+function mayChangeEngine(sql: string): boolean {
+  return sql.includes('/*') ? ENGINE_WORD_ANYWHERE.test(sql) : ENGINE_STATEMENT_START.test(sql);
+}
+
+/** A statement the sandboxed session refuses to run (see {@link Session.create}). */
+export class SandboxStatementError extends Error {
+  declare readonly sql: string;
+
+  constructor(sql: string, readonly statementType: string) {
+    super(
+      `the winlake sandbox refuses ${statementType} statements: they change the engine (settings, extensions, attached databases). ` +
+        `Tune threads or memory with session.set(name, value) (${TUNING_SETTINGS.join(', ')}), or use Session.create({ sandbox: false }) in a trusted script`,
+    );
+    this.name = 'SandboxStatementError';
+    Object.defineProperty(this, 'sql', { value: sql, enumerable: false });
   }
 }
 
