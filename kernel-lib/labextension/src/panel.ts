@@ -34,6 +34,15 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+/** Puts `text` into `node` with a line-break opportunity after each underscore (long snake_case names). */
+function breakable<T extends HTMLElement>(node: T, text: string): T {
+  text.split(/(?<=_)/).forEach((part, i) => {
+    if (i > 0) node.append(document.createElement('wbr'));
+    node.append(part);
+  });
+  return node;
+}
+
 function formatRows(rows: number | null): string {
   return rows === null ? '?' : rows.toLocaleString('en-US');
 }
@@ -133,7 +142,7 @@ export class LakehousePanel extends Widget {
         tr.dataset.table = t.name;
         tr.tabIndex = 0;
         tr.title = t.path;
-        tr.append(el('td', 'wl-lh-name', t.name), el('td', 'wl-lh-num', formatRows(t.rows)), el('td', 'wl-lh-num', String(t.version)), el('td', 'wl-lh-num', formatBytes(t.bytes)));
+        tr.append(breakable(el('td', 'wl-lh-name'), t.name), el('td', 'wl-lh-num', formatRows(t.rows)), el('td', 'wl-lh-num', String(t.version)), el('td', 'wl-lh-num', formatBytes(t.bytes)));
         tr.addEventListener('click', () => void this.select(t.name));
         tr.addEventListener('keydown', (event) => {
           if (event.key === 'Enter') void this.select(t.name);
@@ -173,7 +182,7 @@ export class LakehousePanel extends Widget {
       this.status.textContent = done ? '' : 'Open a notebook first: the cell goes into the active notebook.';
     });
     const title = el('div', 'wl-lh-detail-head');
-    title.append(el('h3', 'wl-lh-detail-name', `${d.tier}.${d.name}`), insert);
+    title.append(breakable(el('h3', 'wl-lh-detail-name'), `${d.tier}.${d.name}`), insert);
     box.append(title);
     const facts = el('dl', 'wl-lh-facts');
     const fact = (label: string, value: string, key: string): void => {
@@ -185,7 +194,7 @@ export class LakehousePanel extends Widget {
     fact('version', String(d.version), 'version');
     fact('files', `${d.files} (${formatBytes(d.bytes)})`, 'files');
     fact('partitioned by', d.partitionColumns.join(', ') || '—', 'partitionColumns');
-    fact('quarantine', d.quarantine ? `${formatRows(d.quarantine.rows)} rows in ${d.quarantine.name}` : 'none', 'quarantine');
+    fact('quarantine', d.quarantine ? `${formatRows(d.quarantine.rows)} ${d.quarantine.rows === 1 ? 'row' : 'rows'} in ${d.quarantine.name}` : 'none', 'quarantine');
     box.append(facts);
 
     const section = (label: string, body: HTMLElement, open: boolean): void => {

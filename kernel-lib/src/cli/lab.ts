@@ -200,10 +200,11 @@ export async function labCommand(args: string[]): Promise<number> {
     '127.0.0.1',
     '--port',
     String(port),
-    `--ServerApp.root_dir=${notebooksDir}`,
     // The launcher's default kernel (and a new notebook's) is TypeScript, not Python.
     '--MappingKernelManager.default_kernel_name=tslab',
   ];
+  // Jupyter refuses a second root_dir: one given after `--` replaces notebooks/.
+  if (!passThrough.some((a) => a.startsWith('--ServerApp.root_dir') || a.startsWith('--notebook-dir'))) jupyterArgs.push(`--ServerApp.root_dir=${notebooksDir}`);
   // Containers and CI machines often run as root, which Jupyter refuses without this flag.
   if (process.getuid?.() === 0) jupyterArgs.push('--allow-root');
   jupyterArgs.push(...passThrough);
@@ -215,7 +216,8 @@ export async function labCommand(args: string[]): Promise<number> {
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
     process.stderr.write(chunk);
-    const url = /http:\/\/127\.0\.0\.1:\d+\/lab\?token=\w+/.exec(chunk)?.[0];
+    // A token given on the command line is printed as `token=...`: the URL is announced all the same.
+    const url = /http:\/\/127\.0\.0\.1:\d+\/lab(\?token=[\w.]+)?/.exec(chunk)?.[0];
     if (url && !announced) {
       announced = true;
       console.log(`\nwinlake lab: JupyterLab is running — open ${url}\nlakehouse: ${LAKEHOUSE_HOME} (WINLAKE_HOME)\n(kernel "TypeScript (tslab)"; Ctrl-C stops it)\n`);
