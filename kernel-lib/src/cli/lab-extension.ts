@@ -68,13 +68,14 @@ function venvPython(venv: string): string {
  */
 export function ensureLabExtension(paths: LabExtensionPaths, options: { quiet?: boolean } = {}): LabExtensionInstall {
   const quiet = options.quiet ?? false;
-  const dir = sourceDir(paths.repoRoot);
-  const python = venvPython(paths.venv);
+  const dir = sourceDir(path.resolve(paths.repoRoot));
+  const venv = path.resolve(paths.venv);
+  const python = venvPython(venv);
   const purelib = spawnSync(python, ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], { encoding: 'utf8' });
   if (purelib.status !== 0) throw new Error(`cannot ask ${python} for its site-packages: ${purelib.stderr}`);
   const sitePackages = purelib.stdout.trim();
   const corePackageFile = path.join(sitePackages, 'jupyterlab', 'staging', 'package.json');
-  if (!existsSync(corePackageFile)) throw new Error(`JupyterLab is not installed in ${paths.venv} (${corePackageFile} is missing)`);
+  if (!existsSync(corePackageFile)) throw new Error(`JupyterLab is not installed in ${venv} (${corePackageFile} is missing)`);
 
   const output = path.join(dir, 'dist', LAB_EXTENSION_NAME);
   const stampFile = path.join(dir, 'dist', '.source.sha256');
@@ -91,14 +92,14 @@ export function ensureLabExtension(paths: LabExtensionPaths, options: { quiet?: 
     }
     if (!quiet) console.log('winlake lab: building the Lakehouse extension...');
     rmSync(path.join(dir, 'lib'), { recursive: true, force: true });
-    run(process.execPath, [path.join(paths.repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], dir, quiet);
+    run(process.execPath, [path.join(path.resolve(paths.repoRoot), 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], dir, quiet);
     rmSync(output, { recursive: true, force: true });
-    run(path.join(paths.venv, 'bin', 'jupyter-builder'), ['build', '.', `--core-package-file=${corePackageFile}`], dir, quiet);
+    run(path.join(venv, 'bin', 'jupyter-builder'), ['build', '.', `--core-package-file=${corePackageFile}`], dir, quiet);
     writeFileSync(stampFile, want);
     built = true;
   }
 
-  const labextensionDir = path.join(paths.venv, 'share', 'jupyter', 'labextensions', LAB_EXTENSION_NAME);
+  const labextensionDir = path.join(venv, 'share', 'jupyter', 'labextensions', LAB_EXTENSION_NAME);
   const installedManifest = path.join(labextensionDir, 'package.json');
   if (built || !existsSync(installedManifest) || readFileSync(installedManifest, 'utf8') !== readFileSync(path.join(output, 'package.json'), 'utf8')) {
     rmSync(labextensionDir, { recursive: true, force: true });
@@ -109,7 +110,7 @@ export function ensureLabExtension(paths: LabExtensionPaths, options: { quiet?: 
   // The server extension runs from the repository (a .pth line), so it always matches the CLI.
   writeIfChanged(path.join(sitePackages, `${SERVER_EXTENSION_MODULE}.pth`), `${path.join(dir, 'server')}\n`);
   writeIfChanged(
-    path.join(paths.venv, 'etc', 'jupyter', 'jupyter_server_config.d', `${SERVER_EXTENSION_MODULE}.json`),
+    path.join(venv, 'etc', 'jupyter', 'jupyter_server_config.d', `${SERVER_EXTENSION_MODULE}.json`),
     `${JSON.stringify({ ServerApp: { jpserver_extensions: { [SERVER_EXTENSION_MODULE]: true } } }, null, 2)}\n`,
   );
   return { labextensionDir, built };
