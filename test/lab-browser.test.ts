@@ -184,7 +184,12 @@ test('npm run lab in Chromium: the Lakehouse panel lists the tables, inserts a c
     assert.ok(Date.now() - started < 300_000, `JupyterLab did not answer on ${base} in 300 s:\n${labOutput}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  assert.match(labOutput, new RegExp(`lakehouse: ${home.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(WINLAKE_HOME\\)`));
+  const escapedHome = home.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(labOutput, new RegExp(`lakehouse: ${escapedHome} \\(WINLAKE_HOME\\)`));
+  // The server extension passes the CLI's own message on: a missing table names the lakehouse searched.
+  const missing = await api('/winlake/tables/nosuch');
+  assert.equal(missing.status, 404);
+  assert.match(((await missing.json()) as { message: string }).message, new RegExp(`no table named "nosuch" in the lakehouse at ${escapedHome}`));
 
   const notebook = {
     type: 'notebook',

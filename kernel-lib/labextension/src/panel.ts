@@ -22,7 +22,10 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, t
   return node;
 }
 
-/** 1234567 -> "1.2 MB" (binary steps, as file browsers show sizes). */
+/**
+ * A byte count in binary steps, as file browsers show sizes.
+ * @example formatBytes(1536) // => '1.5 KB'
+ */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;

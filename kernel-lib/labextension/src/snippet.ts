@@ -4,7 +4,10 @@
  */
 import type { TableSummary } from './api';
 
-/** TypeScript source of the cell for `table` (a name the catalog validated: letters, digits, _). */
+/**
+ * TypeScript source of the cell for `table` (a name the catalog validated: letters, digits, _).
+ * @example snippetFor({ name: 'process', version: 3 }) // reads 'process', displays it, then version 2
+ */
 export function snippetFor(table: Pick<TableSummary, 'name' | 'version'>): string {
   const name = JSON.stringify(table.name).replaceAll('"', "'");
   const lines = [
