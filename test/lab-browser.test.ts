@@ -101,6 +101,11 @@ async function checkFrameTable(page: Page, index: number, theme: string): Promis
   }, index);
 }
 
+/** Seconds since the test began at each step: where a slow CI run spends its time. */
+const phases: string[] = [];
+const testStart = Date.now();
+const mark = (step: string): void => void phases.push(`${step} ${((Date.now() - testStart) / 1000).toFixed(1)}s`);
+
 let lab: ChildProcess | undefined;
 let browser: Browser | undefined;
 let labOutput = '';
@@ -148,6 +153,7 @@ test('npm run lab in Chromium: the Lakehouse panel lists the tables, inserts a c
     { catalog, session },
   );
   const summaries = await listTables({ catalog });
+  mark('lakehouse written');
 
   // The notebook folder sits inside the repository (an ignored folder), so the kernel resolves
   // 'winlake' from its node_modules as a notebook in notebooks/ does.
@@ -184,6 +190,7 @@ test('npm run lab in Chromium: the Lakehouse panel lists the tables, inserts a c
     assert.ok(Date.now() - started < 300_000, `JupyterLab did not answer on ${base} in 300 s:\n${labOutput}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  mark('server up');
   const escapedHome = home.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&');
   assert.match(labOutput, new RegExp(`lakehouse: ${escapedHome} \\(WINLAKE_HOME\\)`));
   // The server extension passes the CLI's own message on: a missing table names the lakehouse searched.
@@ -220,17 +227,20 @@ test('npm run lab in Chromium: the Lakehouse panel lists the tables, inserts a c
   const stop = await api('/api/shutdown', { method: 'POST' });
   assert.equal(stop.ok, true);
   await new Promise((resolve) => (lab!.exitCode !== null ? resolve(null) : lab!.once('exit', resolve)));
-  console.log(`lab browser test: ${((Date.now() - started) / 1000).toFixed(1)} s from starting winlake lab to its shutdown`);
+  mark('server stopped');
+  console.log(`lab browser test: ${((Date.now() - started) / 1000).toFixed(1)} s from starting winlake lab to its shutdown (${phases.join(', ')})`);
 });
 
 /** The panel, the inserted cell and its output in both themes (screenshots in .cache/screenshots). */
 async function checkInBrowser(page: Page, base: string, summaries: TableSummary[]): Promise<void> {
   await page.goto(`${base}/lab/tree/panel.ipynb?token=${TOKEN}`);
   await page.locator('.jp-Notebook .jp-Cell').first().waitFor({ timeout: 120_000 });
+  mark('notebook shown');
 
   // The panel: its tab in the left side bar, then the tables by tier as the CLI lists them.
   await page.locator('.jp-SideBar [data-id="winlake-lakehouse"]').click();
   await page.locator('#winlake-lakehouse .wl-lh-row').first().waitFor({ timeout: 60_000 });
+  mark('panel listed');
   const listed = await page.$$eval('#winlake-lakehouse section.wl-lh-tier', (sections) =>
     sections.map((s) => ({
       tier: (s as HTMLElement).dataset.tier,
@@ -278,9 +288,11 @@ async function checkInBrowser(page: Page, base: string, summaries: TableSummary[
   assert.match(source, /const t = await read_table\('process'\);/);
   assert.match(source, /await display\(await read_table\('process', \{ version: 0 \}\)\);/);
   await cell.locator('.cm-content').click();
+  mark('details checked, cell inserted');
   await page.keyboard.press('Shift+Enter');
   const outputs = cell.locator('.jp-OutputArea-output .wl-frame');
   await outputs.nth(1).waitFor({ timeout: 180_000 });
+  mark('cell rendered');
   assert.equal(await cell.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').count(), 0, await cell.locator('.jp-OutputArea').innerText());
 
   for (const theme of ['JupyterLab Light', 'JupyterLab Dark']) {
