@@ -112,6 +112,39 @@ test('table list: an empty lakehouse, then one with tables (--home)', async () =
   assert.deepEqual([cells[1]![4], cells[1]![6]], ['3', undefined]);
 });
 
+test('table list --json and table describe: the data the Lakehouse panel shows', async () => {
+  const [listed, bronze, process, missing] = await Promise.all([
+    winlake(['table', 'list', '--json', '--home', home]),
+    winlake(['table', 'describe', 'winlogbeat_kafka_bronze', '--home', home]),
+    winlake(['table', 'describe', 'Process', '--history', '1', '--home', home]),
+    winlake(['table', 'describe', 'nosuch', '--home', home]),
+  ]);
+  for (const r of [listed, bronze, process]) assert.equal(r.code, 0, r.stderr);
+  const list = JSON.parse(listed.stdout) as { root: string; tables: { name: string; tier: string; version: number; rows: number; files: number; partitionColumns: string[] }[] };
+  assert.equal(list.root, home);
+  assert.deepEqual(
+    list.tables.map((t) => [t.name, t.tier, t.version, t.rows, t.partitionColumns]),
+    [
+      ['winlogbeat_kafka_bronze', 'bronze', 0, 5, ['_sourcetype']],
+      ['process', 'silver', 1, 3, []],
+    ],
+  );
+  const b = JSON.parse(bronze.stdout) as { partitions: { values: Record<string, string>; rows: number; files: number }[]; quarantine: unknown; schema: { name: string }[] };
+  assert.deepEqual(b.partitions.map((p) => [p.values, p.rows, p.files]), [
+    [{ _sourcetype: 'security' }, 2, 1],
+    [{ _sourcetype: 'sysmon' }, 3, 1],
+  ]);
+  assert.deepEqual(b.schema.map((f) => f.name), ['message', '_sourcetype']);
+  assert.equal(b.quarantine, null);
+  const p = JSON.parse(process.stdout) as { name: string; history: { version: number; operation: string }[]; schema: { name: string; type: string }[]; partitions: unknown[] };
+  assert.equal(p.name, 'process');
+  assert.deepEqual(p.history.map((c) => [c.version, c.operation]), [[1, 'WRITE']]);
+  assert.deepEqual(p.schema.map((f) => [f.name, f.type]), [['id', 'BIGINT'], ['host', 'VARCHAR'], ['note', 'VARCHAR'], ['ts', 'TIMESTAMP WITH TIME ZONE']]);
+  assert.deepEqual(p.partitions, []);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no table named "nosuch" in the lakehouse at/);
+});
+
 test('table read: ndjson rows equal the table; --limit; a table path with --version', async () => {
   const [latest, limited, v0ByPath] = await Promise.all([
     winlake(['table', 'read', 'Process', '--format', 'ndjson']),

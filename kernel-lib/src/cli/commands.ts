@@ -3,7 +3,7 @@
 const USAGE = `usage: winlake <command> [options]
 
 commands:
-  table list|read|history|schema ...   inspect lakehouse tables (winlake table --help)
+  table list|read|schema|describe ... inspect lakehouse tables (winlake table --help)
   kafka start|stop|status              the local Kafka broker (KRaft, no Docker)
   produce [--simulate|--file F...]     send winlogbeat documents to a topic
   load <files...>                      ingest .evtx and winlogbeat/NXLog/evtx_dump JSON files into bronze and silver

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureLabExtension } from './lab-extension.js';
 
 /** The repository root: three levels above this module in both src/cli and dist/cli. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -14,7 +15,8 @@ const VENV = path.join(REPO_ROOT, '.venv');
 export const VENV_PYTHON = path.join(VENV, 'bin', 'python');
 /** Jupyter data folder of the venv; put first on JUPYTER_PATH so a user-wide tslab kernelspec cannot shadow ours. */
 export const VENV_JUPYTER_DATA = path.join(VENV, 'share', 'jupyter');
-const JUPYTERLAB_REQUIREMENT = 'jupyterlab>=4.2,<5';
+/** The pinned JupyterLab (.ci/setup-python.sh installs it with the other requirements files). */
+const JUPYTERLAB_REQUIREMENTS = path.join(REPO_ROOT, 'kernel-lib', 'python', 'requirements-lab.txt');
 /**
  * The one lakehouse the demo (run from the repository root), the CLI, the tutorial notebooks and a
  * new notebook share: `WINLAKE_HOME`, else `<repo>/lakehouse`.
@@ -96,14 +98,17 @@ function run(command: string, args: string[], quiet: boolean): void {
 }
 
 /**
- * Installs JupyterLab into the project venv when it is missing (first `winlake lab` only; CI never needs it).
+ * Installs JupyterLab into the project venv when it is missing (a venv made before it was a
+ * requirement), then builds and installs the Lakehouse extension (both a no-op when up to date).
  * @example ensureJupyterLab();
  */
-export function ensureJupyterLab(): void {
-  const probe = spawnSync(VENV_PYTHON, ['-c', 'import jupyterlab'], { stdio: 'ignore' });
-  if (probe.status === 0) return;
-  console.log(`winlake lab: installing ${JUPYTERLAB_REQUIREMENT} into .venv (first run only)...`);
-  run(VENV_PYTHON, ['-m', 'pip', 'install', '-q', '--cache-dir', path.join(REPO_ROOT, '.cache', 'pip'), JUPYTERLAB_REQUIREMENT], false);
+export function ensureJupyterLab(options: { quiet?: boolean } = {}): void {
+  // Their entry points, not an import: importing jupyterlab costs seconds of CPU.
+  if (!['jupyter-lab', 'jupyter-builder'].every((bin) => existsSync(path.join(VENV, 'bin', bin)))) {
+    console.log('winlake lab: installing JupyterLab into .venv (first run only)...');
+    run(VENV_PYTHON, ['-m', 'pip', 'install', '-q', '-r', JUPYTERLAB_REQUIREMENTS], options.quiet ?? false);
+  }
+  ensureLabExtension({ repoRoot: REPO_ROOT, venv: VENV }, options);
 }
 
 /**
@@ -147,7 +152,8 @@ const USAGE = `usage: winlake lab [--port N] [--no-build] [-- <jupyter lab optio
        winlake lab strip [notebook.ipynb ...]   remove outputs (default: notebooks/*.ipynb)
 
 Starts JupyterLab (installed into .venv on first use) on notebooks/ with the TypeScript kernel
-(tslab). Notebooks import the built package ('winlake' → kernel-lib/dist), so it is built first.
+(tslab) and the Lakehouse side panel (kernel-lib/labextension, built on first use and when its
+sources change). Notebooks import the built package ('winlake' → kernel-lib/dist), so it is built first.
 `;
 
 /**
@@ -194,21 +200,24 @@ export async function labCommand(args: string[]): Promise<number> {
     '127.0.0.1',
     '--port',
     String(port),
-    `--ServerApp.root_dir=${notebooksDir}`,
     // The launcher's default kernel (and a new notebook's) is TypeScript, not Python.
     '--MappingKernelManager.default_kernel_name=tslab',
   ];
+  // Jupyter refuses a second root_dir: one given after `--` replaces notebooks/.
+  if (!passThrough.some((a) => a.startsWith('--ServerApp.root_dir') || a.startsWith('--notebook-dir'))) jupyterArgs.push(`--ServerApp.root_dir=${notebooksDir}`);
   // Containers and CI machines often run as root, which Jupyter refuses without this flag.
   if (process.getuid?.() === 0) jupyterArgs.push('--allow-root');
   jupyterArgs.push(...passThrough);
   // Kernels inherit this environment: a new notebook reads the same lakehouse as the demo and the CLI.
-  const env = { ...kernel.env, WINLAKE_HOME: LAKEHOUSE_HOME };
+  // The Lakehouse panel's server extension runs the winlake CLI with this same Node.
+  const env = { ...kernel.env, WINLAKE_HOME: LAKEHOUSE_HOME, WINLAKE_NODE: process.execPath };
   const child = spawn(kernel.python, jupyterArgs, { cwd: notebooksDir, env, stdio: ['inherit', 'inherit', 'pipe'] });
   let announced = false;
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
     process.stderr.write(chunk);
-    const url = /http:\/\/127\.0\.0\.1:\d+\/lab\?token=\w+/.exec(chunk)?.[0];
+    // A token given on the command line is printed as `token=...`: the URL is announced all the same.
+    const url = /http:\/\/127\.0\.0\.1:\d+\/lab(\?token=[\w.]+)?/.exec(chunk)?.[0];
     if (url && !announced) {
       announced = true;
       console.log(`\nwinlake lab: JupyterLab is running — open ${url}\nlakehouse: ${LAKEHOUSE_HOME} (WINLAKE_HOME)\n(kernel "TypeScript (tslab)"; Ctrl-C stops it)\n`);

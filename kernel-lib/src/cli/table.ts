@@ -6,16 +6,18 @@ import { readDelta, history } from '../delta/index.js';
 import { Catalog } from '../lakehouse/catalog.js';
 import { listTables } from '../lakehouse/tables.js';
 import { intOption, parseArgs, stringOption } from './args.js';
+import { tableDescribeJson, tableListJson } from './table-json.js';
 import { ndjsonLines, OUTPUT_FORMATS, textColumnsSql, writeRowsFile, type OutputFormat } from './table-output.js';
 import type { Session } from '../engine/session.js';
 
 const USAGE = `usage: winlake table <subcommand>
-  list                                       tables in the lakehouse (WINLAKE_HOME or ./lakehouse)
+  list [--json]                              tables in the lakehouse (WINLAKE_HOME or ./lakehouse)
   read <name|path> [--version N] [--timestamp T] [--format table|ndjson|csv|parquet] [--output FILE] [--limit N]
        ndjson/csv: DATE as YYYY-MM-DD, TIMESTAMP as ISO-8601 UTC, BINARY as base64, MAP as a JSON object;
        parquet (needs --output) keeps the table's types
   history <name|path> [--limit N]
   schema <name|path> [--version N]
+  describe <name> [--history N]              JSON: summary, schema, partitions, history, quarantine rows
 options: --home DIR   the lakehouse root
 `;
 
@@ -34,7 +36,7 @@ function tablePath(ref: string, catalog: Catalog): string {
  * @example await tableCommand(['read', 'process', '--limit', '5', '--format', 'ndjson'])
  */
 export async function tableCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['help']);
+  const args = parseArgs(argv, ['help', 'json']);
   const [sub, ref] = args.positionals;
   if (args.options.has('help')) {
     process.stdout.write(USAGE);
@@ -48,6 +50,10 @@ export async function tableCommand(argv: string[]): Promise<number> {
   try {
     switch (sub) {
       case 'list': {
+        if (args.options.has('json')) {
+          process.stdout.write(`${JSON.stringify(await tableListJson(catalog))}\n`);
+          return 0;
+        }
         const tables = await listTables({ catalog });
         if (tables.length === 0) {
           process.stdout.write(`no tables in ${catalog.root}\n`);
@@ -111,6 +117,13 @@ export async function tableCommand(argv: string[]): Promise<number> {
         const version = intOption(args, 'version');
         const df = await readDelta(await getSession(), tablePath(ref, catalog), version !== undefined ? { version } : {});
         process.stdout.write(`${schemaTree(await df.schema())}\n`);
+        return 0;
+      }
+      case 'describe': {
+        if (!ref) throw new Error('table describe needs a table name');
+        const historyLimit = intOption(args, 'history');
+        const described = await tableDescribeJson(await getSession(), catalog, catalog.locate(ref), historyLimit !== undefined ? { historyLimit } : {});
+        process.stdout.write(`${JSON.stringify(described)}\n`);
         return 0;
       }
       default:
