@@ -3,11 +3,14 @@
  * venv: the prebuilt (federated) front end under share/jupyter/labextensions, the Python server
  * extension on the venv's path and enabled in etc/jupyter/jupyter_server_config.d. The extension
  * has its own package.json (kept out of the root `npm ci`); its build is redone only when its
- * sources change (a hash stamp), so later starts are offline and instant.
+ * sources change (a hash stamp), so later starts are offline and instant. Each build is also kept
+ * in a machine-wide cache by that hash (`WINLAKE_BUILD_CACHE`, default ~/.cache/winlake), so a new
+ * clone of the same sources (CI checks out a fresh one every run) installs it without building.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /** The extension's npm name: also its folder under share/jupyter/labextensions. */
@@ -82,7 +85,14 @@ export function ensureLabExtension(paths: LabExtensionPaths, options: { quiet?: 
   // The JupyterLab version is part of the stamp: its core package decides what the build shares.
   const want = hashOf(dir, buildInputs(dir), readFileSync(corePackageFile, 'utf8'));
   let built = false;
-  if (!existsSync(path.join(output, 'package.json')) || !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== want) {
+  const cached = path.join(buildCacheRoot(), 'labextension', want);
+  const stale = (): boolean => !existsSync(path.join(output, 'package.json')) || !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== want;
+  if (stale() && existsSync(path.join(cached, 'package.json'))) {
+    rmSync(output, { recursive: true, force: true });
+    cpSync(cached, output, { recursive: true });
+    writeFileSync(stampFile, want);
+  }
+  if (stale()) {
     const lockStamp = path.join(dir, 'node_modules', '.winlake-lock.sha256');
     const lock = hashOf(dir, ['package-lock.json'], '');
     if (!existsSync(lockStamp) || readFileSync(lockStamp, 'utf8') !== lock) {
@@ -97,6 +107,12 @@ export function ensureLabExtension(paths: LabExtensionPaths, options: { quiet?: 
     run(path.join(venv, 'bin', 'jupyter-builder'), ['build', '.', `--core-package-file=${corePackageFile}`], dir, quiet);
     writeFileSync(stampFile, want);
     built = true;
+    try {
+      rmSync(cached, { recursive: true, force: true });
+      cpSync(output, cached, { recursive: true });
+    } catch {
+      // A cache that cannot be written only means the next clone builds again.
+    }
   }
 
   const labextensionDir = path.join(venv, 'share', 'jupyter', 'labextensions', LAB_EXTENSION_NAME);
@@ -114,6 +130,11 @@ export function ensureLabExtension(paths: LabExtensionPaths, options: { quiet?: 
     `${JSON.stringify({ ServerApp: { jpserver_extensions: { [SERVER_EXTENSION_MODULE]: true } } }, null, 2)}\n`,
   );
   return { labextensionDir, built };
+}
+
+/** The machine-wide build cache (outside any clone). */
+function buildCacheRoot(): string {
+  return process.env.WINLAKE_BUILD_CACHE ?? path.join(os.homedir(), '.cache', 'winlake');
 }
 
 function writeIfChanged(file: string, text: string): void {
