@@ -30,7 +30,9 @@ export async function run(): Promise<Record<string, unknown>> {
   const scale = Number(process.env.WINLAKE_BENCH_SCALE ?? '1');
   const events = Math.max(1000, Math.round(1_000_000 * scale));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-bench-sigma-'));
-  const session = await Session.create({ workDir: path.join(dir, 'duckdb'), allowedDirectories: [dir] });
+  // Setup and detection get separate engines: the sandbox locks a session's settings, and the memory
+  // limit is for detection (the NDJSON reader of the setup reserves a 4 GiB line buffer).
+  let session = await Session.create({ workDir: path.join(dir, 'duckdb-setup'), allowedDirectories: [dir] });
   const catalog = new Catalog(path.join(dir, 'lake'));
   try {
     // Seed: simulated events through bronze → silver (Process pack only), then repeated to size.
@@ -43,7 +45,6 @@ export async function run(): Promise<Record<string, unknown>> {
     const seedRows = Number(await session.scalar('SELECT count(*) FROM seed'));
     const copies = Math.ceil(events / seedRows);
     const full = Frame.fromSql(session, `SELECT s.* FROM seed s, range(${copies}) r LIMIT ${events}`);
-    await session.run("SET preserve_insertion_order = false");
     const big = new Catalog(path.join(dir, 'big'));
     await writeTableBatch(full, 'Process', 'silver', ['_event_date'], { catalog: big, session });
     console.error(`[sigma] Process table: ${events} events (${seedRows} simulated process creations x ${copies})`);
@@ -56,6 +57,8 @@ export async function run(): Promise<Record<string, unknown>> {
       .map(([f, c]) => `CAST(${quoteIdent(c)} AS VARCHAR) AS ${quoteIdent(f)}`);
     const flatFile = path.join(dir, 'flat.parquet');
     await session.run(`COPY (SELECT ${select.join(', ')} FROM (${await (await readTable('Process', { catalog: big, session })).toSql()})) TO ${quoteString(flatFile)} (FORMAT parquet)`);
+    session.close();
+    session = await Session.create({ workDir: path.join(dir, 'duckdb'), allowedDirectories: [dir], memoryLimit: MEMORY_LIMIT });
     await session.run(`CREATE VIEW logs AS SELECT * FROM read_parquet(${quoteString(flatFile)})`);
 
     // Rules: every process_creation rule both compile.
@@ -85,8 +88,6 @@ export async function run(): Promise<Record<string, unknown>> {
     const pyRefused = winlakeOk.filter((r) => !py[r.source!]?.where).map((r) => ({ rule: path.basename(r.source!), error: py[r.source!]?.error }));
     console.error(`[sigma] ${rules.length} rules (of ${all.length}; ${all.length - winlakeOk.length} refused by winlake, ${pyRefused.length} by pySigma)`);
 
-    // The limit applies to detection (the NDJSON reader of the setup reserves a 4 GiB line buffer).
-    await session.run(`SET memory_limit = ${quoteString(MEMORY_LIMIT)}`);
     const rss = (): number => round(process.memoryUsage().rss / 2 ** 30, 2);
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);
