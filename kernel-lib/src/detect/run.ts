@@ -154,6 +154,11 @@ async function countChunk(session: Session, from: string, chunk: SigmaRunResult[
     // rule's event id filter there would hide them all. sum(CASE ...) plans and runs 1.5-2x faster
     // than count(*) FILTER (WHERE ...) for many rules.
     const condition = (c: CompiledRule): string => (c.eventFilterSql === '' || c.eventFilterSql === shared ? c.detectionSql : `${c.detectionSql} AND ${c.eventFilterSql}`);
+    if (compiled.length === 1) {
+      // One rule: a WHERE, which DuckDB pushes into the Parquet scan (tested on each dictionary value once).
+      const where = `FROM ${folding(rows, compiled)} WHERE ${condition(compiled[0]!)}`;
+      return countBy ? `SELECT CAST(${quoteIdent(countBy)} AS VARCHAR) AS ${quoteIdent('key')}, count(*) AS r0 ${where} GROUP BY 1` : `SELECT count(*) AS r0 ${where}`;
+    }
     const counts = compiled.map((c, j) => `sum(CASE WHEN ${condition(c)} THEN ${quoteIdent(WEIGHT)} ELSE 0 END) AS ${quoteIdent(`r${j}`)}`);
     return countBy
       ? `SELECT CAST(${quoteIdent(countBy)} AS VARCHAR) AS ${quoteIdent('key')}, ${counts.join(', ')} FROM ${folding(distinct, compiled)} GROUP BY 1`
