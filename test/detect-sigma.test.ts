@@ -410,6 +410,39 @@ describe('runSigmaRules and writeAlerts over a lakehouse', () => {
     assert.equal(results[0]!.warnings.length, 0);
   });
 
+  it('counts repeated events once per distinct row, weighted: the same counts as a WHERE per rule, also for not over NULL and long value lists', async () => {
+    const catalog = new Catalog(tempDir());
+    const at = (i: number): string => `2026-01-05T10:${String(i % 60).padStart(2, '0')}:00Z`;
+    const events: [string, string, string, string][] = [];
+    for (let i = 0; i < 7; i++) events.push([at(i), '1', 'C:\\Windows\\System32\\cmd.exe', 'cmd /c EVIL.bat']);
+    for (let i = 0; i < 3; i++) events.push([at(i), '1', 'C:\\Windows\\System32\\cmd.exe', null as unknown as string]);
+    for (let i = 0; i < 2; i++) events.push([at(i), '1', 'C:\\Windows\\System32\\cmd.exe', 'cmd /c safe evil']);
+    for (let i = 0; i < 4; i++) events.push([at(i), '1', 'C:\\Tools\\Tool17.EXE', 'WHOAMI /ALL']);
+    for (let i = 0; i < 5; i++) events.push([at(i), '5', 'C:\\Windows\\System32\\cmd.exe', 'cmd /c evil.bat']);
+    await silverProcess(catalog, events);
+    const many = Array.from({ length: 40 }, (_, i) => `\\tool${i}.exe`);
+    const yaml = (detection: string, n: number): SigmaRule => parseSigmaRule(ruleYaml(detection).replace('-000000000001', `-0000000001${n}0`));
+    const pack = [
+      // not over a NULL command line matches (Sigma: the field does not contain 'safe')
+      yaml("    selection:\n        Image|endswith: '\\cmd.exe'\n    filter:\n        CommandLine|contains: 'safe'\n    condition: selection and not filter", 1),
+      // 40 endswith values: one regular expression, still case-insensitive
+      yaml(`    selection:\n        Image|endswith:\n${many.map((v) => `            - '${v}'`).join('\n')}\n    condition: selection`, 2),
+      // a long exact list with a wildcard among the values: one IN list plus the pattern
+      yaml(`    selection:\n        CommandLine:\n${[...Array.from({ length: 30 }, (_, i) => `whoami /x${i}`), 'whoami /all', 'cmd /c evil*'].map((v) => `            - '${v}'`).join('\n')}\n    condition: selection`, 3),
+    ];
+    const onePass = await runSigmaRules(pack, { catalog, session, sample: 0, countBy: 'dvc_hostname' });
+    const perRule = await runSigmaRules(pack, { catalog, session, sample: 0, strategy: 'rule' });
+    const from = await (await readTable('Process', { catalog, session })).toSql();
+    const where = await Promise.all(onePass.map(async (r) => Number(await session.scalar(`SELECT count(*) FROM (${from}) WHERE ${r.compiled!.sql}`))));
+    assert.deepEqual(onePass.map((r) => r.error), [undefined, undefined, undefined]);
+    assert.deepEqual(onePass.map((r) => r.matches), [10, 4, 11]);
+    assert.deepEqual(perRule.map((r) => r.matches), [10, 4, 11]);
+    assert.deepEqual(where, [10, 4, 11]);
+    assert.deepEqual(onePass.map((r) => r.matchesBy), [{ wks1: 10 }, { wks1: 4 }, { wks1: 11 }]);
+    assert.match(onePass[1]!.compiled!.sql, /regexp_matches/);
+    assert.match(onePass[2]!.compiled!.sql, / IN \('whoami \/x0', /);
+  });
+
   it('writes each (rule, event) alert exactly once to the gold table sigma_alerts', async () => {
     const catalog = new Catalog(tempDir());
     await silverProcess(catalog, [

@@ -3,7 +3,12 @@
  * of 1M events (WINLAKE_BENCH_SCALE scales it), winlake's runSigmaRules in one pass and one query
  * per rule, against the same rules converted by pySigma's DuckDB backend and run in the same
  * DuckDB session over a flat Parquet table of the same events with Sigma's field names. The
- * events are the simulator's Process events (with its attack scenarios), repeated to the size.
+ * events are the simulator's Process events (with its attack scenarios), repeated to the size;
+ * WINLAKE_BENCH_SIGMA_UNIQUE=1 makes every command line unique (a ` #<copy>:<guid>` suffix), the
+ * worst case for winlake's one pass, which tests each distinct combination of the columns read once.
+ * Both sides count matches per rule, in one pass (one `sum(CASE WHEN rule ...)` per rule) and with
+ * one query per rule; CPU seconds (all threads of the process) are reported beside wall seconds,
+ * since the machine may be shared.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +35,9 @@ export async function run(): Promise<Record<string, unknown>> {
   const scale = Number(process.env.WINLAKE_BENCH_SCALE ?? '1');
   const events = Math.max(1000, Math.round(1_000_000 * scale));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winlake-bench-sigma-'));
-  const session = await Session.create({ workDir: path.join(dir, 'duckdb'), allowedDirectories: [dir] });
+  // Setup and detection get separate engines: the memory limit is for detection only (the NDJSON
+  // reader of the setup reserves a 4 GiB line buffer), and detection starts with a cold engine.
+  let session = await Session.create({ workDir: path.join(dir, 'duckdb-setup'), allowedDirectories: [dir] });
   const catalog = new Catalog(path.join(dir, 'lake'));
   try {
     // Seed: simulated events through bronze → silver (Process pack only), then repeated to size.
@@ -42,7 +49,9 @@ export async function run(): Promise<Record<string, unknown>> {
     await session.run(`CREATE TEMP TABLE seed AS SELECT * FROM (${seedSql}) WHERE event_id = '1'`);
     const seedRows = Number(await session.scalar('SELECT count(*) FROM seed'));
     const copies = Math.ceil(events / seedRows);
-    const full = Frame.fromSql(session, `SELECT s.* FROM seed s, range(${copies}) r LIMIT ${events}`);
+    const unique = process.env.WINLAKE_BENCH_SIGMA_UNIQUE === '1';
+    const row = unique ? `s.* REPLACE (s.process_command_line || ' #' || CAST(r.range AS VARCHAR) || ':' || s.process_guid AS process_command_line)` : 's.*';
+    const full = Frame.fromSql(session, `SELECT ${row} FROM seed s, range(${copies}) r LIMIT ${events}`);
     await session.set('preserve_insertion_order', false);
     const big = new Catalog(path.join(dir, 'big'));
     await writeTableBatch(full, 'Process', 'silver', ['_event_date'], { catalog: big, session });
@@ -56,6 +65,8 @@ export async function run(): Promise<Record<string, unknown>> {
       .map(([f, c]) => `CAST(${quoteIdent(c)} AS VARCHAR) AS ${quoteIdent(f)}`);
     const flatFile = path.join(dir, 'flat.parquet');
     await session.run(`COPY (SELECT ${select.join(', ')} FROM (${await (await readTable('Process', { catalog: big, session })).toSql()})) TO ${quoteString(flatFile)} (FORMAT parquet)`);
+    session.close();
+    session = await Session.create({ workDir: path.join(dir, 'duckdb'), allowedDirectories: [dir], memoryLimit: MEMORY_LIMIT });
     await session.run(`CREATE VIEW logs AS SELECT * FROM read_parquet(${quoteString(flatFile)})`);
 
     // Rules: every process_creation rule both compile.
@@ -85,18 +96,19 @@ export async function run(): Promise<Record<string, unknown>> {
     const pyRefused = winlakeOk.filter((r) => !py[r.source!]?.where).map((r) => ({ rule: path.basename(r.source!), error: py[r.source!]?.error }));
     console.error(`[sigma] ${rules.length} rules (of ${all.length}; ${all.length - winlakeOk.length} refused by winlake, ${pyRefused.length} by pySigma)`);
 
-    // The limit applies to detection (the NDJSON reader of the setup reserves a 4 GiB line buffer).
-    await session.set('memory_limit', MEMORY_LIMIT);
     const rss = (): number => round(process.memoryUsage().rss / 2 ** 30, 2);
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);
-    const timed = async <T>(label: string, f: () => Promise<T>): Promise<{ s: number; value: T; peakRssGB: number }> => {
+    const timed = async <T>(label: string, f: () => Promise<T>): Promise<{ s: number; cpuS: number; value: T; peakRssGB: number }> => {
       peak = rss();
       const t = performance.now();
+      const cpu = process.cpuUsage();
       const value = await f();
       const s = (performance.now() - t) / 1000;
-      console.error(`[sigma] ${label}: ${round(s, 1)} s, peak RSS ${peak} GB`);
-      return { s, value, peakRssGB: peak };
+      const used = process.cpuUsage(cpu);
+      const cpuS = (used.user + used.system) / 1e6;
+      console.error(`[sigma] ${label}: ${round(s, 1)} s (CPU ${round(cpuS, 1)} s), peak RSS ${peak} GB`);
+      return { s, cpuS, value, peakRssGB: peak };
     };
     const onePass = await timed('winlake one pass', () => runSigmaRules(rules, { catalog: big, session, sample: 0 }));
     const perRule = process.env.WINLAKE_BENCH_SIGMA_PER_RULE === '0' ? undefined : await timed('winlake per rule', () => runSigmaRules(rules, { catalog: big, session, sample: 0, strategy: 'rule' }));
@@ -120,16 +132,40 @@ export async function run(): Promise<Record<string, unknown>> {
       .map((r: SigmaRunResult, i) => ({ rule: path.basename(r.rule.source!), winlake: r.matches, pySigma: pyOnePass.value[i]! }))
       .filter((d) => d.winlake !== d.pySigma);
     const eps = (s: number): number => Math.round(events / s);
+    const read = [...new Set(onePass.value.flatMap((r) => r.compiled?.columns ?? []))].sort();
+    const distinctRead = Number(await session.scalar(`SELECT count(*) FROM (SELECT DISTINCT ${read.map(quoteIdent).join(', ')} FROM (${await (await readTable('Process', { catalog: big, session })).toSql()}))`));
+    type Timed = { s: number; cpuS: number; peakRssGB: number };
+    const side = (one: Timed, per: Timed | undefined): Record<string, number | undefined> => ({
+      onePassS: round(one.s),
+      onePassCpuS: round(one.cpuS),
+      onePassEventsPerS: eps(one.s),
+      onePassPeakRssGB: one.peakRssGB,
+      perRuleS: per && round(per.s),
+      perRuleCpuS: per && round(per.cpuS),
+      perRulePeakRssGB: per?.peakRssGB,
+    });
     return {
       events,
+      uniqueCommandLines: unique,
       rules: rules.length,
+      columnsRead: read,
+      distinctCombinationsOfColumnsRead: distinctRead,
       memoryLimit: MEMORY_LIMIT,
+      loadAverage: os.loadavg().map((x) => round(x)),
+      method: {
+        winlake:
+          'runSigmaRules over the Process Delta table (read_parquet of its files): one pass = all rules in one query, each rule a sum(CASE WHEN detection THEN events ...) over the distinct combinations of the columns the rules read (with their event counts), case folding once per row; per rule = the same, one query per rule',
+        pySigma:
+          "pySigma's DuckDB backend queries (no processing pipeline) over a flat Parquet file of the same events (VARCHAR columns named as Sigma's fields, written once before timing): one pass = sum(CASE WHEN query THEN 1 ELSE 0 END) per rule in one query; per rule = SELECT count(*) WHERE query, one query per rule",
+      },
       refusedByPySigma: pyRefused,
-      winlake: { onePassS: round(onePass.s), onePassEventsPerS: eps(onePass.s), onePassPeakRssGB: onePass.peakRssGB, perRuleS: perRule && round(perRule.s), errors },
-      pySigma: { onePassS: round(pyOnePass.s), onePassEventsPerS: eps(pyOnePass.s), onePassPeakRssGB: pyOnePass.peakRssGB, perRuleS: pyPerRule && round(pyPerRule.s) },
+      winlake: { ...side(onePass, perRule), errors },
+      pySigma: side(pyOnePass, pyPerRule),
       ratios: {
         onePassPySigmaOverWinlake: round(pyOnePass.s / onePass.s),
+        onePassCpuPySigmaOverWinlake: round(pyOnePass.cpuS / onePass.cpuS),
         perRulePySigmaOverWinlake: perRule && pyPerRule ? round(pyPerRule.s / perRule.s) : undefined,
+        perRuleCpuPySigmaOverWinlake: perRule && pyPerRule ? round(pyPerRule.cpuS / perRule.cpuS) : undefined,
       },
       rulesMatching: { winlake: onePass.value.filter((r) => r.matches > 0).length, pySigma: pyOnePass.value.filter((n) => n > 0).length },
       matchCountsDiffer: differ,

@@ -1,9 +1,12 @@
 /**
  * Sigma rule → a DuckDB WHERE predicate over a silver table. Every comparison is case-insensitive
  * unless `cased` (lower() on both sides); regular expressions are case-sensitive unless `|re|i`,
- * as the specification says. Each field's test is made two-valued (`coalesce(..., FALSE)`), so
- * a NULL or absent field simply does not match — also under `not` — which is Sigma's semantics and
- * not SQL's three-valued logic.
+ * as the specification says. A NULL or absent field simply does not match — also under `not` —
+ * which is Sigma's semantics and not SQL's three-valued logic: outside `not`, AND/OR of tests that
+ * are NULL where Sigma says false are TRUE exactly when Sigma's are, so the predicate (a WHERE or
+ * CASE WHEN condition, where NULL does not match) needs no wrapper there; a `not` negates
+ * `x IS NOT TRUE`, which is TRUE for a NULL x. No coalesce() per field: DuckDB neither shares a
+ * test inside coalesce() between rules (common subexpressions) nor stops early in an OR under it.
  */
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import { cidrSql } from './cidr.js';
@@ -51,8 +54,12 @@ export interface CompiledRule {
   sql: string;
   /** The detection alone (no event id filter). */
   detectionSql: string;
+  /** The event id (and channel) filter alone; '' when the rule reads every event of its table. */
+  eventFilterSql: string;
   /** Sigma field → the column it reads, or null when the table has no such column. */
   fields: Record<string, string | null>;
+  /** The table columns `sql` reads (as the table names them). */
+  columns: string[];
   /** Things the rule uses that the table cannot give (they never match), and category notes. */
   warnings: string[];
   /** With `foldedColumns`: the column name each folded expression is referred to by → its SQL (`lower(...)`). */
@@ -98,7 +105,7 @@ export function compileRule(rule: SigmaRule, fieldMap: SigmaFieldMap = sigmaFiel
         return sql;
       }
       case 'not':
-        return `NOT (${render(node.item)})`;
+        return `(${render(node.item)}) IS NOT TRUE`;
       default:
         return `(${node.items.map(render).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
     }
@@ -112,7 +119,7 @@ export function compileRule(rule: SigmaRule, fieldMap: SigmaFieldMap = sigmaFiel
     );
   }
   const filters: string[] = [];
-  if (target.channels && target.channels.length > 0) filters.push(`${quoteIdent('_sourcetype')} IN (${target.channels.map(quoteString).join(', ')})`);
+  if (target.channels && target.channels.length > 0) filters.push(`${ctx.readColumn('_sourcetype')} IN (${target.channels.map(quoteString).join(', ')})`);
   if (target.eventIds.length > 0) filters.push(`${ctx.columnSql(target.fields.EventID ?? 'event_id') ?? 'NULL'} IN (${target.eventIds.map(quoteString).join(', ')})`);
   const eventFilter = filters.join(' AND ');
   return {
@@ -123,7 +130,9 @@ export function compileRule(rule: SigmaRule, fieldMap: SigmaFieldMap = sigmaFiel
     ...(target.channels ? { channels: [...target.channels] } : {}),
     sql: eventFilter ? `${eventFilter} AND ${detectionSql}` : detectionSql,
     detectionSql,
+    eventFilterSql: eventFilter,
     fields: Object.fromEntries(ctx.used),
+    columns: [...ctx.read].sort(),
     warnings: [...target.notes, ...ctx.warnings],
     folded: Object.fromEntries(ctx.folded),
   };
@@ -164,6 +173,8 @@ class CompileContext {
   readonly unmapped = new Set<string>();
   /** Folded column name → SQL, with `foldedColumns`. */
   readonly folded = new Map<string, string>();
+  /** The table columns the SQL reads. */
+  readonly read = new Set<string>();
   private readonly columnTypes: Map<string, { name: string; type: string }> | undefined;
 
   constructor(
@@ -212,10 +223,16 @@ class CompileContext {
 
   /** A column as text SQL (cast when not VARCHAR), or null when the real columns lack it. */
   columnSql(column: string): string | null {
-    if (!this.columnTypes) return quoteIdent(column);
+    if (!this.columnTypes) return this.readColumn(column);
     const real = this.columnTypes.get(column.toLowerCase());
     if (!real) return null;
-    return /^VARCHAR$/i.test(real.type) ? quoteIdent(real.name) : `CAST(${quoteIdent(real.name)} AS VARCHAR)`;
+    return /^VARCHAR$/i.test(real.type) ? this.readColumn(real.name) : `CAST(${this.readColumn(real.name)} AS VARCHAR)`;
+  }
+
+  /** A column as SQL, noted as read. */
+  readColumn(name: string): string {
+    this.read.add(name);
+    return quoteIdent(name);
   }
 
   /** A column's case-folded SQL: lower(column), or with `foldedColumns` the name of that computed column. */
@@ -242,7 +259,7 @@ class CompileContext {
       tests.join === 'or'
         ? wrapJoin(this.group(column, tests.values.flat(), each), 'OR')
         : wrapJoin(tests.values.map((alts) => wrapJoin(this.group(column, alts, each), 'OR')), 'AND');
-    return joined === 'TRUE' || joined === 'FALSE' || tests.values.every((v) => v.every(neverNull)) ? joined : `coalesce(${joined}, FALSE)`;
+    return joined;
   }
 
   /**
@@ -253,16 +270,16 @@ class CompileContext {
   private keywords(name: string, cond: SigmaFieldCondition): string {
     const tests = fieldTests({ ...cond, field: name === '' ? '(keywords)' : name }, this.rule);
     const columns = this.target.channels
-      ? [quoteIdent(CHANNEL_TEXT)]
+      ? [this.readColumn(CHANNEL_TEXT)]
       : [...new Set(Object.values(this.target.fields))]
           .filter((c) => !this.columnTypes || this.columnTypes.get(c.toLowerCase())?.type.toUpperCase() === 'VARCHAR')
           .sort()
-          .map((c) => quoteIdent(this.columnTypes?.get(c.toLowerCase())?.name ?? c));
+          .map((c) => this.readColumn(this.columnTypes?.get(c.toLowerCase())?.name ?? c));
     const perValue = tests.values.map((alts) =>
       wrapJoin(
         alts.flatMap((t) => {
           const contained: ValueTest = t.kind === 'pattern' ? { ...t, pieces: [ANY, ...t.pieces, ANY] } : t;
-          return columns.map((c) => `coalesce(${this.test(c, contained, cond)}, FALSE)`);
+          return columns.map((c) => this.test(c, contained, cond));
         }),
         'OR',
       ),
@@ -354,11 +371,6 @@ function simplePattern(t: ValueTest): { anchor: Anchor; literal: string } | unde
 /** RE2 syntax characters, escaped so a literal matches itself. */
 function regexLiteral(s: string): string {
   return s.replace(/[\\.+*?()|[\]{}^$]/g, (c) => `\\${c}`);
-}
-
-/** Whether a test's SQL can never be NULL (so it needs no coalesce). */
-function neverNull(t: ValueTest): boolean {
-  return t.kind === 'null' || t.kind === 'exists' || t.kind === 'cidr';
 }
 
 /**

@@ -147,11 +147,22 @@ export async function runSigmaRules(input: SigmaRuleInput, opts: RunSigmaOptions
 async function countChunk(session: Session, from: string, chunk: SigmaRunResult[], folded: ReadonlyMap<SigmaRunResult, CompiledRule>, countBy: string | undefined): Promise<void> {
   const query = (rs: SigmaRunResult[]): string => {
     const compiled = rs.map((r) => folded.get(r)!);
-    // sum(CASE ...) plans and runs 1.5-2x faster than count(*) FILTER (WHERE ...) for many rules.
-    const counts = compiled.map((c, j) => `sum(CASE WHEN ${c.sql} THEN 1 ELSE 0 END) AS ${quoteIdent(`r${j}`)}`);
+    const { rows, shared } = eventFiltered(from, compiled);
+    const distinct = distinctRows(rows, compiled, countBy);
+    // The detection comes first in each rule's condition: DuckDB shares a test between rules (common
+    // subexpressions, computed once per row) only where it is the first operand of an AND, and every
+    // rule's event id filter there would hide them all. sum(CASE ...) plans and runs 1.5-2x faster
+    // than count(*) FILTER (WHERE ...) for many rules.
+    const condition = (c: CompiledRule): string => (c.eventFilterSql === '' || c.eventFilterSql === shared ? c.detectionSql : `${c.detectionSql} AND ${c.eventFilterSql}`);
+    if (compiled.length === 1) {
+      // One rule: a WHERE, which DuckDB pushes into the Parquet scan (tested on each dictionary value once).
+      const where = `FROM ${folding(rows, compiled)} WHERE ${condition(compiled[0]!)}`;
+      return countBy ? `SELECT CAST(${quoteIdent(countBy)} AS VARCHAR) AS ${quoteIdent('key')}, count(*) AS r0 ${where} GROUP BY 1` : `SELECT count(*) AS r0 ${where}`;
+    }
+    const counts = compiled.map((c, j) => `sum(CASE WHEN ${condition(c)} THEN ${quoteIdent(WEIGHT)} ELSE 0 END) AS ${quoteIdent(`r${j}`)}`);
     return countBy
-      ? `SELECT CAST(${quoteIdent(countBy)} AS VARCHAR) AS ${quoteIdent('key')}, ${counts.join(', ')} FROM ${folding(from, compiled)} GROUP BY 1`
-      : `SELECT ${counts.join(', ')} FROM ${folding(from, compiled)}`;
+      ? `SELECT CAST(${quoteIdent(countBy)} AS VARCHAR) AS ${quoteIdent('key')}, ${counts.join(', ')} FROM ${folding(distinct, compiled)} GROUP BY 1`
+      : `SELECT ${counts.join(', ')} FROM ${folding(distinct, compiled)}`;
   };
   const apply = (rs: SigmaRunResult[], rows: Record<string, unknown>[]): void => {
     rs.forEach((r, j) => {
@@ -175,6 +186,35 @@ async function countChunk(session: Session, from: string, chunk: SigmaRunResult[
       }
     }
   }
+}
+
+/** The column of {@link distinctRows} that counts the events of each distinct row. */
+const WEIGHT = '__winlake_events';
+
+/**
+ * The rows reduced to the columns the rules read, each distinct combination once with the number
+ * of events that have it. Events repeat (the same service, task or updater command line on every
+ * host, every day), and a rule is the same test on equal values: testing each combination once
+ * and counting it as its events gives the same counts for one hash aggregation, where the rules
+ * cost hundreds of times more per row. On rows that never repeat it costs that aggregation alone.
+ */
+function distinctRows(from: string, rules: readonly CompiledRule[], countBy: string | undefined): string {
+  const columns = new Set<string>(rules.flatMap((r) => r.columns));
+  if (countBy) columns.add(countBy);
+  const keys = [...columns].map(quoteIdent);
+  return `(SELECT ${[...keys, `count(*) AS ${quoteIdent(WEIGHT)}`].join(', ')} FROM ${from}${keys.length > 0 ? ` GROUP BY ${keys.join(', ')}` : ''}) AS d`;
+}
+
+/**
+ * The rows any of the rules can match: the scan filtered by the union of their event filters (read
+ * once, and pushed into the Parquet scan), and the filter all of them share (each rule then tests
+ * its detection alone), if there is one.
+ */
+function eventFiltered(from: string, rules: readonly CompiledRule[]): { rows: string; shared: string | undefined } {
+  const filters = [...new Set(rules.map((r) => r.eventFilterSql))];
+  if (filters.includes('')) return { rows: from, shared: undefined };
+  const rows = `(SELECT * FROM ${from} WHERE ${filters.map((f) => `(${f})`).join(' OR ')}) AS t`;
+  return { rows, shared: filters.length === 1 ? filters[0] : undefined };
 }
 
 /**
