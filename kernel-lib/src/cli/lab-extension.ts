@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -107,11 +107,15 @@ export function ensureLabExtension(paths: LabExtensionPaths, options: { quiet?: 
     run(path.join(venv, 'bin', 'jupyter-builder'), ['build', '.', `--core-package-file=${corePackageFile}`], dir, quiet);
     writeFileSync(stampFile, want);
     built = true;
+    // Copied aside, then renamed: another clone may be filling the same entry at the same time.
+    const partial = `${cached}.${process.pid}.partial`;
     try {
-      rmSync(cached, { recursive: true, force: true });
-      cpSync(output, cached, { recursive: true });
+      cpSync(output, partial, { recursive: true });
+      if (!existsSync(cached)) renameSync(partial, cached);
     } catch {
       // A cache that cannot be written only means the next clone builds again.
+    } finally {
+      rmSync(partial, { recursive: true, force: true });
     }
   }
 
