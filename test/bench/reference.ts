@@ -137,8 +137,8 @@ export function runJob(engine: Engine, command: string, args: string[], events: 
               seconds: round(seconds, 2),
               eventsPerSecond: Math.round(events / seconds),
               cpuSeconds: round(s.cpuSeconds - began.cpu, 2),
-              peakRssMB: Math.round(tree.peakSinceMarkMB),
-              peakPssMB: Math.round(tree.peakPssSinceMarkMB),
+              peakRssMB: Math.round(s.periodPeakRssMB),
+              peakPssMB: Math.round(s.periodPeakPssMB),
             };
             // End to end: from the spawn to the end of the last stage (the counts after it check, not work).
             if (msg.stage === STAGES.at(-1)) {

@@ -79,12 +79,16 @@ export class ProcessTree {
     clearInterval(this.timer);
   }
 
-  /** Samples now, and starts a new per-stage peak; returns the sample. */
-  mark(): TreeSample {
+  /**
+   * Samples now, returns the sample with the peaks of the period since the previous mark (this
+   * sample included), and starts a new period.
+   */
+  mark(): TreeSample & { periodPeakRssMB: number; periodPeakPssMB: number } {
     const s = this.sample();
+    const period = { ...s, periodPeakRssMB: this.peakSinceMarkMB, periodPeakPssMB: this.peakPssSinceMarkMB };
     this.peakSinceMarkMB = s.rssMB;
     this.peakPssSinceMarkMB = s.pssMB;
-    return s;
+    return period;
   }
 
   /** Reads /proc once and returns the tree's figures. */

@@ -58,6 +58,7 @@ def spark_session(jars, cores):
         # One shuffle partition per core instead of 200: the usual local-mode setting, Spark's best case here.
         .config("spark.sql.shuffle.partitions", str(cores))
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
 
