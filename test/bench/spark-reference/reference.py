@@ -282,8 +282,11 @@ def check(args):
             "sparkExceptAllWinlake": sb.exceptAll(sa).count(),
         }
     if spec.get("packs"):
+        from pyspark import StorageLevel
+
         bronze = spark.read.format("delta").load(spec["packs"]["bronze"])
-        flat = parser_kafka_winlogbeat(bronze, "flatten")
+        # Read and flattened once for all packs (each pack's checks scan it four times).
+        flat = parser_kafka_winlogbeat(bronze, "flatten").persist(StorageLevel.MEMORY_AND_DISK)
         present = {c.lower() for c in flat.columns}
         from pyspark.sql import functions as F
 
@@ -292,8 +295,8 @@ def check(args):
             missing = [c for c in pack["columns"] if c.lower() not in present]
             view = flat.select("*", *[F.lit(None).cast("string").alias(c) for c in missing])
             view.createOrReplaceTempView(spec["packs"]["view"])
-            exported = spark.sql(open(pack["sql"]).read())
-            silver = spark.read.format("delta").load(pack["silver"])
+            exported = spark.sql(open(pack["sql"]).read()).persist(StorageLevel.MEMORY_AND_DISK)
+            silver = spark.read.format("delta").load(pack["silver"]).persist(StorageLevel.MEMORY_AND_DISK)
             cols = sorted(silver.columns)
             same_columns = sorted(exported.columns) == cols
             ea, eb = as_strings(exported), as_strings(silver)
@@ -304,6 +307,9 @@ def check(args):
                 "exportExceptAllSilver": ea.exceptAll(eb).count() if same_columns else None,
                 "silverExceptAllExport": eb.exceptAll(ea).count() if same_columns else None,
             }
+            exported.unpersist()
+            silver.unpersist()
+        flat.unpersist()
     if spec.get("append"):
         path = spec["append"]["path"]
         df = spark.read.format("delta").load(path)
