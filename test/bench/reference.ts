@@ -99,7 +99,7 @@ async function produceTopic(bootstrap: string, topic: string, events: number): P
 }
 
 /** Runs one job as a child, samples its process tree, and turns its stage lines into figures. */
-export function runJob(engine: Engine, command: string, args: string[], events: number, roundNo: number): Promise<RunFigures> {
+function runJob(engine: Engine, command: string, args: string[], events: number, roundNo: number): Promise<RunFigures> {
   return new Promise<RunFigures>((resolve, reject) => {
     const loadAverageBefore = loadAverage();
     const t0 = performance.now();
