@@ -6,6 +6,7 @@ commands:
   table list|read|schema|describe ... inspect lakehouse tables (winlake table --help)
   kafka start|stop|status              the local Kafka broker (KRaft, no Docker)
   produce [--simulate|--file F...]     send winlogbeat documents to a topic
+  pack list|export <pack> --spark      mapping packs, and each as Spark SQL
   load <files...>                      ingest .evtx and winlogbeat/NXLog/evtx_dump JSON files into bronze and silver
   sigma compile|check|test|run ...     Sigma rules: SQL, refusals, tests on event files, gold alerts
   demo                                 the whole pipeline end to end on simulated and real events
@@ -19,6 +20,7 @@ const commands: Record<string, () => Promise<Command>> = {
   kafka: async () => (await import('./kafka.js')).kafkaCommand,
   produce: async () => (await import('./produce.js')).produceCommand,
   load: async () => (await import('./load.js')).loadCommand,
+  pack: async () => (await import('./pack.js')).packCommand,
   sigma: async () => (await import('./sigma.js')).sigmaCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
   lab: async () => (await import('./lab.js')).labCommand,
