@@ -19,7 +19,8 @@ import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeF
 import os from 'node:os';
 import path from 'node:path';
 import { Admin } from '@platformatic/kafka';
-import { createKafkaClient, type OutgoingMessage } from '../../kernel-lib/src/source/kafka/client.js';
+import { createKafkaClient } from '../../kernel-lib/src/source/kafka/client.js';
+import { produceTopic as produceToTopic } from './ingest.js';
 import { brokerOptions, startBroker } from '../../kernel-lib/src/source/kafka/broker.js';
 import { simulateNdjson } from '../../kernel-lib/src/winlogbeat/simulate.js';
 import { ProcessTree } from './spark-reference/process-tree.js';
@@ -70,29 +71,13 @@ function setupSpark(): string {
   return readFileSync(path.join(REPO, '.cache', 'spark-jars', 'jars.txt'), 'utf8').trim().split('\n').map((j) => path.resolve(REPO, j)).join(',');
 }
 
-/** Produces `events` documents (cycling through the pool) to a new topic of PARTITIONS partitions. */
+/** Produces `events` documents (cycling through the pool) to a new topic of 3 partitions, as the ingest benchmark does. */
 async function produceTopic(bootstrap: string, topic: string, events: number): Promise<{ figures: Record<string, number>; ends: Map<number, number> }> {
   const pool = [...simulateNdjson({ seed: 1, count: Math.min(POOL, events), version: 7 })].map((d) => Buffer.from(d));
   const producer = createKafkaClient(bootstrap, { kind: 'platformatic', clientId: 'winlake-bench-reference' });
   try {
-    await producer.createTopic(topic, { partitions: PARTITIONS });
-    let bytes = 0;
-    const inFlight: Promise<void>[] = [];
-    for (let i = 0; i < events; ) {
-      const batch: OutgoingMessage[] = [];
-      for (const end = Math.min(events, i + 2000); i < end; i++) {
-        const value = pool[i % pool.length]!;
-        bytes += value.length;
-        batch.push({ value, partition: i % PARTITIONS });
-      }
-      inFlight.push(producer.produce(topic, batch));
-      if (inFlight.length >= 4) await inFlight.shift();
-    }
-    await Promise.all(inFlight);
-    const ends = await producer.endOffsets(topic);
-    const stored = [...ends.values()].reduce((a, b) => a + b, 0);
-    if (stored !== events) throw new Error(`the topic ${topic} holds ${stored} records, ${events} were produced`);
-    return { figures: { events, mb: round(bytes / 2 ** 20), avgEventBytes: Math.round(bytes / events) }, ends };
+    const { figures } = await produceToTopic(producer, topic, pool, events);
+    return { figures, ends: await producer.endOffsets(topic) };
   } finally {
     await producer.close();
   }
