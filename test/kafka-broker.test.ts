@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { kafkaCommand } from '../kernel-lib/src/cli/kafka.js';
 import { brokerOptions, brokerStatus, startBroker, stopBroker, type BrokerOptions } from '../kernel-lib/src/source/kafka/broker.js';
 import { createKafkaClient } from '../kernel-lib/src/source/kafka/client.js';
 import { tempDir } from './helpers.js';
+import { freePorts } from './kafka-secure-helpers.js';
 import { BOOTSTRAP, deleteTopics, ensureBroker, uniqueTopic } from './kafka-helpers.js';
 
 describe('the default local broker', () => {
@@ -46,7 +47,12 @@ describe('a second broker instance', () => {
     if (started.options) await stopBroker(started.options, 10_000);
   });
   const home = tempDir('winlake-kafka2-');
-  const options = (started.options = brokerOptions({ port: 19192, controllerPort: 19193, outsidePort: 19194, home, heap: '256m', topics: { events: 2 } }));
+  let options: BrokerOptions;
+  // Free ports, not fixed ones: another clone's suite may be running the same test on this machine.
+  before(async () => {
+    const [port, controllerPort, outsidePort] = (await freePorts(3)) as [number, number, number];
+    options = started.options = brokerOptions({ port, controllerPort, outsidePort, home, heap: '256m', topics: { events: 2 } });
+  });
 
   it('starts, starts again idempotently, stops and stops again', async () => {
     assert.equal((await brokerStatus(options)).running, false);
@@ -68,7 +74,8 @@ describe('a second broker instance', () => {
 
   it('refuses to start on a port another program holds', async () => {
     await ensureBroker();
-    const clash = brokerOptions({ port: brokerOptions().port, controllerPort: 19293, outsidePort: 19294, home: tempDir('winlake-kafka3-') });
+    const [controllerPort, outsidePort] = (await freePorts(2)) as [number, number];
+    const clash = brokerOptions({ port: brokerOptions().port, controllerPort, outsidePort, home: tempDir('winlake-kafka3-') });
     await assert.rejects(startBroker(clash), new RegExp(`port ${brokerOptions().port} on 127\\.0\\.0\\.1 is already in use`));
   });
 });
