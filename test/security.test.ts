@@ -205,6 +205,8 @@ describe('the engine sees only the lakehouse', () => {
       // Hidden behind another statement, line comments, nested block comments, odd case.
       'SELECT 1; SET threads = 1',
       "SELECT ';' AS a; -- c\n  sEt threads = 1",
+      // DuckDB ends a line comment at a lone CR too.
+      'SELECT 1; -- c\rSET threads = 1',
       '/* /* */ */ SET threads = 1',
       '/* a */ LOAD httpfs',
     ];

@@ -60,7 +60,8 @@ export class Session {
    * `enable_external_access = false` with `allowed_directories` = the lakehouse root, the work
    * folder's spill and scratch folders ({@link Session.scratchDir}) and `options.allowedDirectories`; extensions are
    * neither installed nor auto-loaded; and no statement that changes the engine (`SET`, `RESET`,
-   * `PRAGMA`, `INSTALL`/`LOAD`, `ATTACH`/`DETACH`, `CALL`, `EXPORT`, `UPDATE EXTENSIONS`) runs
+   * `PRAGMA`, `INSTALL`/`LOAD`, `ATTACH`/`DETACH`, `CALL`, `EXPORT`, `UPDATE EXTENSIONS`,
+   * `PREPARE`/`EXECUTE`) runs
    * through {@link Session.run}: DuckDB's own parser tells each statement's type, and such a
    * statement is refused before anything runs. The settings that only tune the engine (threads,
    * memory) are changed with {@link Session.set}. DuckDB's `lock_configuration` would refuse those
@@ -237,7 +238,8 @@ const REFUSED_STATEMENTS: ReadonlySet<StatementType> = new Set([
 
 const ENGINE_WORDS = 'SET|RESET|PRAGMA|LOAD|INSTALL|FORCE|ATTACH|DETACH|CALL|CHECKPOINT|EXPORT|UPDATE|USE|PREPARE|EXECUTE';
 /** Such a statement's first word, where statements start: at the beginning or after a `;`, past blanks and line comments. */
-const ENGINE_STATEMENT_START = new RegExp(`(^|;)(\\s|--[^\\n]*(\\n|$))*(${ENGINE_WORDS})\\b`, 'i');
+// A line comment ends at a CR as well as at a LF, as in DuckDB's (Postgres's) lexer.
+const ENGINE_STATEMENT_START = new RegExp(`(^|;)(\\s|--[^\\n\\r]*([\\n\\r]|$))*(${ENGINE_WORDS})\\b`, 'i');
 const ENGINE_WORD_ANYWHERE = new RegExp(`\\b(${ENGINE_WORDS})\\b`, 'i');
 
 /**
