@@ -171,7 +171,7 @@ describe('Kafka → bronze streaming (default broker)', () => {
     assert.deepEqual(counts, { bronze: first.docs, quarantine: first.corrupt });
     // 3012 records at 700 per batch: five batches, each split over the three partitions.
     assert.equal(q1.recentProgress.length, 5);
-    assert.deepEqual(source?.prefetches, { used: 4, discarded: 0, failed: 0 }, 'batches 1-4 were fetched while the one before was written');
+    assert.deepEqual(source?.prefetches, { used: 4, discarded: 0, failed: 0, parsed: 4 }, 'batches 1-4 were fetched and parsed while the one before was written');
     assert.equal(q1.recentProgress.reduce((s, p) => s + p.numInputRows, 0), first.docs + first.corrupt);
     const last = q1.lastProgress!;
     assert.deepEqual(last.lag, { '0': 0, '1': 0, '2': 0 });
@@ -324,21 +324,24 @@ describe('Kafka → bronze streaming (default broker)', () => {
       const b1 = await source.readBatch(session, zero, first);
       assert.deepEqual(await spans(b1.frame), [[0, 0, 99, 100], [1, 0, 99, 100], [2, 0, 99, 100]]);
       await b1.release();
-      assert.deepEqual(source.prefetches, { used: 1, discarded: 0, failed: 0 });
+      assert.deepEqual(source.prefetches, { used: 1, discarded: 0, failed: 0, parsed: 1 });
+      // The batch parsed ahead, on the source's own connection, is an engine table until released.
+      assert.deepEqual(await session.rows(`SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'winlake_kafka_stream_%'`), [], 'released batches leave no table');
 
       // The plan differs from the prefetched range (say maxOffsetsPerTrigger changed): discarded.
       source.prefetch(session, first, { '0': 200, '1': 200, '2': 200 });
       const b2 = await source.readBatch(session, first, { '0': 150, '1': 150, '2': 120 });
       assert.deepEqual(await spans(b2.frame), [[0, 100, 149, 50], [1, 100, 149, 50], [2, 100, 119, 20]]);
       await b2.release();
-      assert.deepEqual(source.prefetches, { used: 1, discarded: 1, failed: 0 });
+      assert.deepEqual(source.prefetches, { used: 1, discarded: 1, failed: 0, parsed: 1 });
 
       // One left unused is deleted by close, with the folder.
       source.prefetch(session, { '0': 150, '1': 150, '2': 120 }, { '0': 250, '1': 250, '2': 220 });
     } finally {
       await source.close();
     }
-    assert.deepEqual(source.prefetches, { used: 1, discarded: 2, failed: 0 });
+    assert.deepEqual(source.prefetches, { used: 1, discarded: 2, failed: 0, parsed: 1 });
+    assert.deepEqual(await session.rows(`SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'winlake_kafka_stream_%'`), [], 'a discarded prefetch leaves no table');
     assert.deepEqual(recordDirs(), []);
 
     // In a query: new data arrives while batch 0 is written, so latest moves and batch 1 is planned
@@ -367,7 +370,7 @@ describe('Kafka → bronze streaming (default broker)', () => {
       { '0': 233, '1': 233, '2': 234 },
       { '0': 400, '1': 400, '2': 400 },
     ]);
-    assert.deepEqual(streamSource.prefetches, { used: 0, discarded: 1, failed: 0 }, 'the prefetched 300/300/300 was not used for the 400/400/400 batch');
+    assert.deepEqual(streamSource.prefetches, { used: 0, discarded: 1, failed: 0, parsed: 0 }, 'the prefetched 300/300/300 was not used for the 400/400/400 batch');
     assert.equal(new Set(seen.map(([p, o]) => `${p}:${o}`)).size, 1200);
     assert.equal(seen.length, 1200);
     assert.deepEqual(recordDirs(), []);

@@ -109,7 +109,8 @@ async function writeOnce(session: Session, source: Frame | string, tablePathIn: 
   }
 
   const plan = planTable(snapshot, dataSchema, opts);
-  const written = await writeDataFiles(session, sourceSql, tablePath, dataSchema, plan, opts);
+  const engineTypes = new Map(described.columnNames().map((n, i) => [n, String(described.columnTypes()[i])]));
+  const written = await writeDataFiles(session, sourceSql, tablePath, dataSchema, engineTypes, plan, opts);
   faultPoint('write.files-written');
 
   const now = Date.now();
@@ -389,27 +390,33 @@ async function writeDataFiles(
   sourceSql: string,
   tablePath: string,
   data: StructType,
+  engineTypes: ReadonlyMap<string, string>,
   plan: TablePlan,
   opts: WriteOptions,
 ): Promise<WrittenFiles> {
   const tableFields = new Map(plan.schema.fields.map((f) => [f.name.toLowerCase(), f]));
   const dataFields = new Map(data.fields.map((f) => [f.name.toLowerCase(), f]));
   const partitionLower = new Set(plan.partitionColumns.map((c) => c.toLowerCase()));
-  const select: string[] = [];
-  const fileFields: StructField[] = [];
+  const columns: { data: StructField; table: StructField }[] = [];
   // Columns in table order (so the first N indexed columns are the table's), those the data has.
   for (const table of plan.schema.fields) {
     const f = dataFields.get(table.name.toLowerCase());
-    if (!f || partitionLower.has(table.name.toLowerCase())) continue;
-    // Cast to the table's type: TIMESTAMP → TIMESTAMPTZ, narrower numbers up, structs to the full table struct.
-    select.push(`CAST(${quoteIdent(f.name)} AS ${duckdbType(table.type)}) AS ${quoteIdent(table.name)}`);
-    fileFields.push(table);
+    if (f && !partitionLower.has(table.name.toLowerCase())) columns.push({ data: f, table });
   }
-  for (const c of plan.partitionColumns) {
+  const fileFields = columns.map((c) => c.table);
+  const alreadyTyped = await columnsOfTableType(session, columns, engineTypes);
+  // Cast to the table's type: TIMESTAMP → TIMESTAMPTZ, narrower numbers up, structs to the full
+  // table struct. Only where the types differ: DuckDB rebuilds a nested value even for a cast to
+  // its own type (measured: a third of the Parquet write of a bronze batch's `winlog`).
+  const select = columns.map(({ data: f, table }, i) =>
+    alreadyTyped[i] ? (f.name === table.name ? quoteIdent(f.name) : `${quoteIdent(f.name)} AS ${quoteIdent(table.name)}`) : `CAST(${quoteIdent(f.name)} AS ${duckdbType(table.type)}) AS ${quoteIdent(table.name)}`,
+  );
+  const partitionExprs = plan.partitionColumns.map((c) => {
     const dataField = data.fields.find((f) => f.name.toLowerCase() === c.toLowerCase())!;
-    const table = tableFields.get(c.toLowerCase())!;
-    select.push(`${partitionValueSql(dataField.name, table.type)} AS ${quoteIdent(c)}`);
-  }
+    return partitionValueSql(dataField.name, tableFields.get(c.toLowerCase())!.type);
+  });
+  const fileColumns = [...select];
+  plan.partitionColumns.forEach((c, i) => select.push(`${partitionExprs[i]} AS ${quoteIdent(c)}`));
   const copyOptions = ['FORMAT parquet', ...DATA_FILE_COMPRESSION, 'RETURN_STATS true', ...bloomCopyOptions(plan.schema)];
   const rowGroup = opts.rowGroupRows ?? (opts.targetFileRows ? Math.min(opts.targetFileRows, 122_880) : undefined);
   if (rowGroup !== undefined) {
@@ -423,25 +430,47 @@ async function writeDataFiles(
   await mkdir(tablePath, { recursive: true });
   const partitioned = plan.partitionColumns.length > 0;
   const staging = path.join(tablePath, `_winlake_staging_${randomUUID()}`);
-  let target: string;
-  if (partitioned || split) {
-    target = staging;
-    copyOptions.push(`FILENAME_PATTERN 'part-{uuid}'`);
-    if (partitioned) copyOptions.push(`PARTITION_BY (${plan.partitionColumns.map(quoteIdent).join(', ')})`);
-  } else {
-    target = path.join(tablePath, `part-${randomUUID()}.zstd.parquet`);
-  }
-  // RETURN_STATS: DuckDB reports each file's row count and column statistics as it writes it,
-  // so the stats need no second read of the footers.
-  const copySql = `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})`;
   const oneRowGroup = ((await estimatedRows(session, sourceSql)) ?? Infinity) <= (rowGroup ?? DEFAULT_ROW_GROUP_ROWS);
-  const copy = (): Promise<{ filename: string; count: bigint | number; column_statistics: unknown }[]> => session.rows(copySql);
+  const partitionValues = partitioned && oneRowGroup && !split ? await fewPartitionValues(session, sourceSql, plan.partitionColumns, partitionExprs) : undefined;
+  let target: string;
+  let copies: { sql: string; partitionValues?: Record<string, string | null> }[];
+  if (partitionValues) {
+    // A small write into few partitions: one plain COPY per partition. DuckDB's PARTITION_BY
+    // copies every row twice in memory before encoding it (measured on a 50k-event bronze batch:
+    // twice the page faults and a third more time than these COPYs together).
+    target = staging;
+    copies = partitionValues.map((values) => ({
+      sql:
+        `COPY (SELECT ${fileColumns.join(', ')} FROM (${sourceSql}) AS src WHERE ${partitionFilter(values, plan.partitionColumns, partitionExprs)}) ` +
+        `TO ${quoteString(path.join(staging, `part-${randomUUID()}.zstd.parquet`))} (${copyOptions.join(', ')})`,
+      partitionValues: values,
+    }));
+  } else {
+    if (partitioned || split) {
+      target = staging;
+      copyOptions.push(`FILENAME_PATTERN 'part-{uuid}'`);
+      if (partitioned) copyOptions.push(`PARTITION_BY (${plan.partitionColumns.map(quoteIdent).join(', ')})`);
+    } else {
+      target = path.join(tablePath, `part-${randomUUID()}.zstd.parquet`);
+    }
+    // RETURN_STATS: DuckDB reports each file's row count and column statistics as it writes it,
+    // so the stats need no second read of the footers.
+    copies = [{ sql: `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})` }];
+  }
+  if (partitionValues) await mkdir(staging, { recursive: true });
+  const copy = async (): Promise<CopiedFile[]> => {
+    const out: CopiedFile[] = [];
+    for (const c of copies) {
+      for (const row of await session.rows<CopiedFile>(c.sql)) out.push({ ...row, ...(c.partitionValues ? { partitionValues: c.partitionValues } : {}) });
+    }
+    return out;
+  };
   const produced = oneRowGroup ? await session.withOneThread(copy) : await copy();
 
   // Move each file to its hive-style partition folder (DuckDB's own folder escaping differs from Hive's).
   const fileSchema: StructType = { type: 'struct', fields: fileFields };
   const placed: { abs: string; rel: string; partitionValues: Record<string, string | null>; stats: string; records: number }[] = [];
-  for (const { filename: file, count, column_statistics } of produced) {
+  for (const { filename: file, count, column_statistics, partitionValues: known } of produced) {
     const records = Number(count);
     if (records === 0) {
       // An empty source still yields one empty file: keep the table free of it.
@@ -454,7 +483,7 @@ async function writeDataFiles(
       continue;
     }
     const relInStaging = path.relative(staging, file).split(path.sep).join('/');
-    const partitionValues = partitioned ? duckdbPartitionValues(relInStaging, plan.partitionColumns) : {};
+    const partitionValues = known ?? (partitioned ? duckdbPartitionValues(relInStaging, plan.partitionColumns) : {});
     const dir = partitioned ? partitionDir(plan.partitionColumns, partitionValues) : '';
     const rel = dir ? `${dir}/${path.basename(file)}` : path.basename(file);
     const abs = path.join(tablePath, ...rel.split('/'));
@@ -487,6 +516,54 @@ async function writeDataFiles(
 
 /** DuckDB's default Parquet row group size (rows). */
 const DEFAULT_ROW_GROUP_ROWS = 122_880;
+
+/** A row of COPY ... RETURN_STATS, with the partition it was written for when one COPY wrote one partition. */
+interface CopiedFile {
+  filename: string;
+  count: bigint | number;
+  column_statistics: unknown;
+  partitionValues?: Record<string, string | null>;
+}
+
+/** Partitions a small write may have before one PARTITION_BY COPY beats one COPY per partition. */
+const MAX_COPIES_PER_WRITE = 16;
+
+/**
+ * The partition values the source holds, as Delta partition value strings (`partitionSql`: the
+ * value expression of each partition column), when there are at most {@link MAX_COPIES_PER_WRITE}.
+ */
+async function fewPartitionValues(session: Session, sourceSql: string, columns: readonly string[], partitionSql: readonly string[]): Promise<Record<string, string | null>[] | undefined> {
+  const rows = await session.rows<Record<string, string | null>>(
+    `SELECT DISTINCT ${partitionSql.map((e, i) => `${e} AS p${i}`).join(', ')} FROM (${sourceSql}) AS src LIMIT ${MAX_COPIES_PER_WRITE + 1}`,
+  );
+  if (rows.length > MAX_COPIES_PER_WRITE) return undefined;
+  return rows.map((r) => Object.fromEntries(columns.map((c, i) => [c, r[`p${i}`] ?? null])));
+}
+
+/** The WHERE clause that selects one partition's rows: each value expression IS NOT DISTINCT FROM its value. */
+function partitionFilter(values: Record<string, string | null>, columns: readonly string[], partitionSql: readonly string[]): string {
+  return columns
+    .map((c, i) => {
+      const v = values[c];
+      return `(${partitionSql[i]}) IS NOT DISTINCT FROM ${v === null || v === undefined ? 'NULL' : quoteString(v)}`;
+    })
+    .join(' AND ');
+}
+
+/**
+ * For each column, whether the data's engine type is already the table's: DuckDB itself names
+ * the table types (one query that runs nothing), so the two names compare in one spelling.
+ */
+async function columnsOfTableType(
+  session: Session,
+  columns: readonly { data: StructField; table: StructField }[],
+  engineTypes: ReadonlyMap<string, string>,
+): Promise<boolean[]> {
+  if (columns.length === 0) return [];
+  const described = await session.run(`SELECT ${columns.map((c, i) => `CAST(NULL AS ${duckdbType(c.table.type)}) AS c${i}`).join(', ')} LIMIT 0`);
+  const tableTypes = described.columnTypes().map(String);
+  return columns.map((c, i) => engineTypes.get(c.data.name) === tableTypes[i]);
+}
 
 /** DuckDB's estimate of the rows a query returns (exact for tables and files); undefined when it has none. */
 async function estimatedRows(session: Session, sql: string): Promise<number | undefined> {

@@ -45,6 +45,9 @@ export function defaultLakehouseRoot(): string {
 export class Session {
   private closed = false;
 
+  /** Connections opened by {@link Session.sibling}, closed with this session. */
+  private readonly siblings = new Set<Session>();
+
   private constructor(
     readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
@@ -53,7 +56,29 @@ export class Session {
     readonly scratchDir: string,
     /** The folders the engine may read and write (real paths); empty when unconfined. */
     readonly allowedDirectories: readonly string[],
+    /** The session this one is a sibling of: it owns the engine and the scratch folder. */
+    private readonly owner?: Session,
   ) {}
+
+  /**
+   * A second connection to the same engine, for work that runs beside this session's queries:
+   * the Kafka stream parses batch N+1 on one while batch N is written. It shares the engine's
+   * settings, sandbox, scratch folder and tables, except temporary tables, which are each
+   * connection's own. Closing it closes only its connection; closing this session closes it too.
+   *
+   * @example
+   * const side = await session.sibling();
+   * await side.run('CREATE TABLE main.next_batch AS SELECT 42 AS answer');
+   * await session.rows('SELECT * FROM main.next_batch');
+   * side.close();
+   */
+  async sibling(): Promise<Session> {
+    this.assertOpen();
+    const root = this.owner ?? this;
+    const s = new Session(this.instance, await this.instance.connect(), this.options, this.scratchDir, this.allowedDirectories, root);
+    root.siblings.add(s);
+    return s;
+  }
 
   /**
    * Opens an engine. Once set up it is sandboxed (unless `sandbox: false`): DuckDB's
@@ -191,20 +216,26 @@ export class Session {
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.closed || this.owner?.closed === true;
   }
 
   /** Closes the connection and the engine. Safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.owner) {
+      this.owner.siblings.delete(this);
+      this.connection.closeSync();
+      return;
+    }
+    for (const s of [...this.siblings]) s.close();
     this.connection.closeSync();
     this.instance.closeSync();
     rmSync(this.scratchDir, { recursive: true, force: true });
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('the DuckDB session is closed');
+    if (this.closed || this.owner?.closed) throw new Error('the DuckDB session is closed');
   }
 }
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quoteIdent } from '../engine/quote.js';
 import { getSession, type Session } from '../engine/session.js';
-import type { Frame } from '../frame/index.js';
+import { Frame } from '../frame/index.js';
 import { offsetsAdvance, type BatchData, type Offsets, type StreamSource } from './source.js';
 import { StreamFrame } from './stream-frame.js';
 import { bootstrapAddress, createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from '../source/kafka/client.js';
@@ -93,6 +93,12 @@ interface Prefetch {
   file: string;
   /** Settles when the fetch ended: what it fetched, or undefined when it failed. Never rejects. */
   done: Promise<FetchedFile | undefined>;
+  /**
+   * Settles when the fetched file has been parsed, on the source's own connection, into this
+   * engine table; undefined when the fetch or the parse failed (the batch read parses the file
+   * itself then). Never rejects.
+   */
+  parsed: Promise<string | undefined>;
 }
 
 /** How prefetched batches fared (see {@link KafkaStreamSource.prefetch}). */
@@ -103,6 +109,8 @@ export interface PrefetchCounts {
   discarded: number;
   /** Prefetches that failed (the batch read fetched again, with retries). */
   failed: number;
+  /** Used prefetches that were parsed ahead too (beside the previous batch's write). */
+  parsed: number;
 }
 
 /** The prefix of a source's folder for record files; the pid lets a later run sweep a killed run's folder. */
@@ -135,11 +143,13 @@ export class KafkaStreamSource implements StreamSource {
   /** Transient errors retried so far (messages), newest last; at most 100 kept. */
   readonly retried: string[] = [];
   /** How prefetched batches fared so far. */
-  readonly prefetches: PrefetchCounts = { used: 0, discarded: 0, failed: 0 };
+  readonly prefetches: PrefetchCounts = { used: 0, discarded: 0, failed: 0, parsed: 0 };
   private client: KafkaClient | undefined;
   /** The prefetch's own client: a failed prefetch must not disturb the batch reads' client. */
   private prefetchClient: KafkaClient | undefined;
   private prefetched: Prefetch | undefined;
+  /** The connection prefetched files are parsed on, beside the query's own (see {@link prefetch}). */
+  private parser: Promise<Session> | undefined;
   /** This process's folder for record files (created at the first batch, removed by close). */
   private runDir: string | undefined;
   private readonly maxOffsets: number;
@@ -227,21 +237,18 @@ export class KafkaStreamSource implements StreamSource {
    * range (waiting for it if it is still being fetched); otherwise fetches, retrying transient errors.
    */
   async readBatch(session: Session, start: Offsets, end: Offsets): Promise<BatchData> {
-    const maxMessageBytes = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    const table = `winlake_kafka_stream_${process.pid}_${++batchCounter}`;
     const prefetched = await this.takePrefetched(start, end);
+    const table = prefetched?.table ?? nextTableName();
     const file = prefetched?.file ?? path.join(this.recordDir(session), `batch-${batchCounter}.tsv`);
     let fetched: FetchedFile;
     let frame: Frame;
     try {
       fetched = prefetched?.fetched ?? (await this.fetchToFile(file, start, end));
       if (prefetched) for (const { loss, what } of fetched.losses) this.lose(loss, what);
-      frame = await recordFilesToFrame(session, [file], {
-        topic: this.topic,
-        maxMessageBytes,
-        maxLineBytes: fetched.maxLineBytes,
-        tableName: table,
-      });
+      frame = prefetched?.table ? Frame.fromSql(session, `SELECT * FROM ${quoteIdent(table)}`) : await this.parseFile(session, file, fetched, table);
+    } catch (err) {
+      if (prefetched?.table) await session.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+      throw err;
     } finally {
       rmSync(file, { force: true });
     }
@@ -258,11 +265,26 @@ export class KafkaStreamSource implements StreamSource {
     };
   }
 
+  /** Parses a record file into the engine table `table`, on `session` or on another connection. */
+  private parseFile(session: Session, file: string, fetched: FetchedFile, table: string, parseOn?: Session): Promise<Frame> {
+    return recordFilesToFrame(session, [file], {
+      topic: this.topic,
+      maxMessageBytes: this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      maxLineBytes: fetched.maxLineBytes,
+      tableName: table,
+      ...(parseOn ? { parseOn } : {}),
+    });
+  }
+
   /**
-   * Starts fetching `[start, end)` into a record file in the background, for a {@link readBatch}
-   * of exactly that range to use: a hint that the query gives for the batch it expects to plan
-   * next, while it processes the current one. A previous prefetch of another range is discarded.
-   * A failed prefetch is only counted (`prefetches.failed`, `retried`): the batch read fetches again.
+   * Starts fetching `[start, end)` into a record file in the background, and parsing it, for a
+   * {@link readBatch} of exactly that range to use: a hint that the query gives for the batch it
+   * expects to plan next, while it processes the current one. The parse runs on a connection of
+   * the source's own ({@link Session.sibling}), so that it uses the core the current batch's write
+   * leaves idle (DuckDB encodes a partitioned write of a batch this size on one thread).
+   * A previous prefetch of another range is discarded.
+   * A failed prefetch is only counted (`prefetches.failed`, `retried`): the batch read fetches again;
+   * a failed parse too, and the batch read parses the fetched file itself.
    *
    * @example
    * const next = source.planBatch(end, latest);
@@ -289,7 +311,21 @@ export class KafkaStreamSource implements StreamSource {
         await broken?.close().catch(() => undefined);
         return undefined;
       });
-    this.prefetched = { start, end, file, done };
+    const table = nextTableName();
+    const parsed = done.then(async (fetched) => {
+      if (!fetched) return undefined;
+      let parser: Session | undefined;
+      try {
+        parser = await (this.parser ??= session.sibling());
+        await this.parseFile(session, file, fetched, table, parser);
+        return table;
+      } catch (err) {
+        this.noteRetry(`parsing the prefetched ${this.topic} ${rangeText(start, end)}`, err);
+        await parser?.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+        return undefined;
+      }
+    });
+    this.prefetched = { start, end, file, done, parsed };
   }
 
   /** Discards the prefetched file, if any, after its fetch has ended (the query calls this when it ends). */
@@ -299,8 +335,11 @@ export class KafkaStreamSource implements StreamSource {
     if (p) await this.discard(p);
   }
 
-  /** The prefetched file when it holds exactly `[start, end)`; any other prefetch is discarded. */
-  private async takePrefetched(start: Offsets, end: Offsets): Promise<{ file: string; fetched: FetchedFile } | undefined> {
+  /**
+   * The prefetched file (and its parsed table, when the parse ahead succeeded) when it holds
+   * exactly `[start, end)`; any other prefetch is discarded.
+   */
+  private async takePrefetched(start: Offsets, end: Offsets): Promise<{ file: string; fetched: FetchedFile; table?: string } | undefined> {
     const p = this.prefetched;
     if (!p) return undefined;
     this.prefetched = undefined;
@@ -308,15 +347,18 @@ export class KafkaStreamSource implements StreamSource {
       await this.discard(p);
       return undefined;
     }
-    const fetched = await p.done;
+    const [fetched, table] = await Promise.all([p.done, p.parsed]);
     if (!fetched) return undefined;
     this.prefetches.used++;
-    return { file: p.file, fetched };
+    if (table) this.prefetches.parsed++;
+    return { file: p.file, fetched, ...(table ? { table } : {}) };
   }
 
   private async discard(p: Prefetch): Promise<void> {
-    // Waiting bounds the work in flight to one fetch, and the file is complete (or gone) when deleted.
-    if ((await p.done) !== undefined) this.prefetches.discarded++;
+    // Waiting bounds the work in flight to one fetch and parse, and the file is complete (or gone) when deleted.
+    const [fetched, table] = await Promise.all([p.done, p.parsed]);
+    if (fetched !== undefined) this.prefetches.discarded++;
+    if (table) await (await this.parser)?.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
     rmSync(p.file, { force: true });
   }
 
@@ -378,6 +420,9 @@ export class KafkaStreamSource implements StreamSource {
   /** Discards any prefetched file, removes this process's record folder and closes the clients. */
   async close(): Promise<void> {
     await this.dropPrefetch();
+    const parser = this.parser;
+    this.parser = undefined;
+    (await parser?.catch(() => undefined))?.close();
     if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
     this.runDir = undefined;
     const clients = [this.client, this.prefetchClient];
@@ -510,6 +555,11 @@ export async function readKafkaStream(
     await probe.close();
   }
   return new StreamFrame(session, new KafkaStreamSource(servers, topic, { ...opts, ...(security ? { security } : {}) }));
+}
+
+/** A fresh name for the engine table of one batch. */
+function nextTableName(): string {
+  return `winlake_kafka_stream_${process.pid}_${++batchCounter}`;
 }
 
 function toOffsets(map: Map<number, number>): Offsets {

@@ -121,6 +121,11 @@ export interface ParseOptions {
   envelope?: EnvelopeLevel;
   /** Keep each document's original text in `_raw` (default true: any document reproducible byte for byte). */
   keepRaw?: boolean;
+  /**
+   * A sibling connection ({@link Session.sibling}) to run the parse on, beside the session's own
+   * queries; the parsed table is then an engine table (not a temporary one) that the session reads.
+   */
+  parseOn?: Session;
 }
 
 let tableCounter = 0;
@@ -134,7 +139,7 @@ function uniqueTable(prefix: string): string {
   return `${prefix}_${process.pid}_${++tableCounter}`;
 }
 
-const CSV_OPTIONS = "delim='\\t', quote='', escape='', header=false, auto_detect=false, new_line='\\n'";
+const CSV_OPTIONS = "delim='\\t', quote='', escape='', header=false, auto_detect=false, new_line='\\n', parallel=false";
 
 /**
  * Parses record files written by {@link RecordFileWriter} into a materialised temporary table and
@@ -219,6 +224,7 @@ export async function ndjsonToFrame(
  * parse moved into the COPY made the 200k-event ingest slower, not faster).
  */
 async function parseRaw(session: Session, raw: string, options: ParseOptions): Promise<Frame> {
+  const runner = options.parseOn ?? session;
   const env = envelopeSql(options.envelope ?? BRONZE_ENVELOPE, 'doc');
   // One json_type pass classifies (NULL under try() for invalid JSON) and types the envelope's paths.
   const reason =
@@ -227,13 +233,14 @@ async function parseRaw(session: Session, raw: string, options: ParseOptions): P
     `ELSE 'not a JSON object (' || ${JSON_TYPE_NAME} || ')' END`;
   const typed = `(SELECT *, __t[1] AS jt FROM (SELECT *, CASE WHEN pre_reason IS NULL AND value IS NOT NULL THEN try(${env.types('value')}) END AS __t FROM (${raw})))`;
   const classified = `(SELECT * EXCLUDE (pre_reason, jt), ${reason} AS _corrupt_reason FROM ${typed})`;
-  const metaCols = (await session.run(`SELECT * FROM ${classified} LIMIT 0`))
+  const metaCols = (await runner.run(`SELECT * FROM ${classified} LIMIT 0`))
     .columnNames()
     .filter((c) => c !== 'value' && c !== '_corrupt_reason' && c !== '__t');
   const out = options.tableName ?? uniqueTable('winlake_batch');
   const raws = options.keepRaw === false ? '' : `doc AS ${quoteIdent(RAW_DOCUMENT)}, `;
-  await session.run(
-    `CREATE OR REPLACE TEMP TABLE ${quoteIdent(out)} AS SELECT ${env.columns.join(', ')}, ${metaCols.map(quoteIdent).map((c) => `${c}, `).join('')}` +
+  // Another connection's result cannot be a temporary table: those are each connection's own.
+  await runner.run(
+    `CREATE OR REPLACE ${runner === session ? 'TEMP ' : ''}TABLE ${quoteIdent(out)} AS SELECT ${env.columns.join(', ')}, ${metaCols.map(quoteIdent).map((c) => `${c}, `).join('')}` +
       `${env.rescued} AS ${quoteIdent(RESCUED_DATA)}, ${raws}` +
       `CASE WHEN _corrupt_reason IS NOT NULL THEN value END AS _corrupt_record, _corrupt_reason ` +
       `FROM (SELECT *, ${env.passes} FROM (SELECT *, CASE WHEN _corrupt_reason IS NULL THEN value END AS doc FROM ${classified}))`,
