@@ -45,11 +45,14 @@ class Stage:
             say(event="stage", stage=self.name, phase="end", seconds=time.time() - self.started)
 
 
-def spark_session(jars, cores):
+def spark_session(jars, cores, driver_memory=None):
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder
+    if driver_memory:
+        builder = builder.config("spark.driver.memory", driver_memory)
     return (
-        SparkSession.builder.master(f"local[{cores}]")
+        builder.master(f"local[{cores}]")
         .appName("winlake-reference")
         .config("spark.jars", jars)
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
@@ -264,7 +267,9 @@ def check(args):
       winlake's silver table.
     """
     spec = json.load(open(args.spec))
-    spark = spark_session(args.jars, args.cores)
+    # Not timed: a heap of its own size, since at 1M documents the checks (every pack over the whole
+    # flattened bronze, EXCEPT ALL both ways) outgrow Spark's default 1 GB driver.
+    spark = spark_session(args.jars, args.cores, driver_memory="4g")
     out = {"describe": {}, "compare": None, "append": None, "packs": {}}
     for name, t in spec.get("describe", {}).items():
         out["describe"][name] = describe(spark, t["path"], t["orderBy"], t["sample"])
