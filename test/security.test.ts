@@ -254,6 +254,26 @@ describe('the engine sees only the lakehouse', () => {
     assert.equal(Number(await session.scalar(`SELECT sum(x) FROM read_csv(${quoteString(path.join(dir, 'a.csv'))})`)), 1);
   });
 
+  it('a sibling connection (the stream parses on one) is as confined, shares engine tables but not temp ones, and closes with its session', async () => {
+    const side = await session.sibling();
+    await side.run('CREATE TABLE sibling_shared AS SELECT 7 AS x');
+    await side.run('CREATE TEMP TABLE sibling_own AS SELECT 8 AS x');
+    assert.equal(Number(await session.scalar('SELECT x FROM sibling_shared')), 7);
+    await assert.rejects(session.run('SELECT x FROM sibling_own'), /sibling_own/);
+    await assert.rejects(side.run('SET enable_external_access = true'), SandboxStatementError);
+    const probe = bait('csv');
+    await assert.rejects(side.run(`COPY (SELECT 1) TO ${quoteString(probe)}`), /Permission|sandbox/);
+    assert.equal(existsSync(probe), false);
+    await session.run('DROP TABLE sibling_shared');
+    const owner = await strictSession(lake, mkdtempSync(path.join(base, 'sibling-work-')));
+    const child = await owner.sibling();
+    owner.close();
+    assert.equal(child.isClosed, true);
+    await assert.rejects(child.run('SELECT 1'), /closed/);
+    side.close();
+    assert.equal(Number(await session.scalar('SELECT 1')), 1, 'closing a sibling leaves its session open');
+  });
+
   it('a table outside the sandbox gets the permission error, naming how to allow it', async () => {
     await assert.rejects(writeDelta(session, 'SELECT 1 AS a', path.join(outside, 'table')), /sandbox lets DuckDB open files only under/);
     assert.deepEqual(readdirSync(path.join(outside, 'table')).filter((f) => f.endsWith('.parquet')), []);
