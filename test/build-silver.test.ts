@@ -85,6 +85,17 @@ describe('DeltaStreamSource', () => {
     await tiny.latestOffsets();
     assert.deepEqual(tiny.planBatch({ version: 1 }, latest), { version: 2 });
 
+    // maxBytesPerTrigger: whole commits within the bytes of their added files, at least one.
+    const bytesPerCommit = await Promise.all(
+      [0, 1, 2, 3].map(async (v) => (await readCommit(table, v)).reduce((n, a) => n + ('add' in a ? (a.add as { size: number }).size : 0), 0)),
+    );
+    const byBytes = new DeltaStreamSource(table, { maxBytesPerTrigger: bytesPerCommit[0]! + bytesPerCommit[1]! + bytesPerCommit[2]! - 1 });
+    await byBytes.latestOffsets();
+    assert.deepEqual(byBytes.planBatch({ version: 0 }, latest), { version: 2 });
+    const oneByte = new DeltaStreamSource(table, { maxBytesPerTrigger: 1 });
+    await oneByte.latestOffsets();
+    assert.deepEqual(oneByte.planBatch({ version: 2 }, latest), { version: 3 });
+
     const batch = await source.readBatch(session, { version: 1 }, { version: 3 });
     assert.equal(batch.numRows, 80);
     assert.equal(await batch.frame.count(), 80);

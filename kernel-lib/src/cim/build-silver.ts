@@ -21,8 +21,16 @@ import { packInputProjection } from './pack-inputs.js';
 import { applyPack, loadPack, loadPacks, packSourceFilter, validatePack, type MappingPack } from './pack.js';
 import { parseTransforms, type TransformStep } from './transform.js';
 
+/**
+ * How much bronze one silver micro-batch reads by default (`maxBytesPerTrigger`, of data files).
+ * Unbounded, a first build read the whole of bronze as one batch: at 1M documents its peak RSS was
+ * 1.6 GB, more than the ingest itself; in 64 MB batches (about 300k documents with `_raw`) it was
+ * 0.83 GB, for 4.8 s instead of 3.0 s.
+ */
+export const DEFAULT_SILVER_BATCH_BYTES = 64 * 1024 * 1024;
+
 /** Options of {@link buildSilver}. */
-export interface BuildSilverOptions extends Pick<DeltaStreamOptions, 'maxFilesPerTrigger' | 'maxVersionsPerTrigger'> {
+export interface BuildSilverOptions extends Pick<DeltaStreamOptions, 'maxFilesPerTrigger' | 'maxVersionsPerTrigger' | 'maxBytesPerTrigger'> {
   /**
    * Copy each whole bronze batch into a temp table before the sink reads it (DeltaStreamOptions.materialize).
    * Default false: the sink copies only the columns the packs read, which is cheaper than a copy of
@@ -114,6 +122,7 @@ export async function buildSilver(bronze: string, opts: BuildSilverOptions = {})
   const sourceOptions: DeltaStreamOptions = {};
   if (opts.maxFilesPerTrigger !== undefined) sourceOptions.maxFilesPerTrigger = opts.maxFilesPerTrigger;
   if (opts.maxVersionsPerTrigger !== undefined) sourceOptions.maxVersionsPerTrigger = opts.maxVersionsPerTrigger;
+  sourceOptions.maxBytesPerTrigger = opts.maxBytesPerTrigger ?? DEFAULT_SILVER_BATCH_BYTES;
   if (opts.startingVersion !== undefined) sourceOptions.startingVersion = opts.startingVersion;
   sourceOptions.materialize = opts.materialize ?? false;
   const stream = new StreamFrame(session, new DeltaStreamSource(bronzeEntry.path, sourceOptions));

@@ -414,7 +414,15 @@ async function writeRewrittenFiles(session: Session, snapshot: Snapshot, files: 
   // Written under a staging folder first: a crash leaves no half-written file among the data files.
   const staging = path.join(tablePath, `_winlake_staging_${randomUUID()}`);
   let target: string;
-  if (spec.zOrderBy && spec.zOrderBy.length > 0) {
+  const rows = batchRows(files);
+  if (spec.zOrderBy && spec.zOrderBy.length > 0 && rows !== undefined && rows <= (rowsPerFile ?? Number.MAX_SAFE_INTEGER)) {
+    // One output file: the rows sorted by their Z-order key, written as they come. Without the
+    // numbering window and the PARTITION_BY of the general case, each of which holds every row
+    // again (measured on a 155k-row silver Process table: peak RSS 2.1 GB with them).
+    await mkdir(staging, { recursive: true });
+    target = path.join(staging, `part-${randomUUID()}.parquet`);
+    sql = `SELECT ${columns} FROM (${zOrderKeyedSql(sql, spec.zOrderBy, '__winlake_zorder_key')}) AS __winlake_k ORDER BY ${quoteIdent('__winlake_zorder_key')}`;
+  } else if (spec.zOrderBy && spec.zOrderBy.length > 0) {
     // Each output file is an exact run of the Z-order (its number computed in SQL), so file
     // membership does not depend on how DuckDB parallelises the write.
     const key = quoteIdent('__winlake_zorder_key');

@@ -33,6 +33,11 @@ export interface DeltaStreamOptions {
   maxFilesPerTrigger?: number;
   /** At most this many commits per batch. Default unlimited. */
   maxVersionsPerTrigger?: number;
+  /**
+   * About this many bytes of data files per batch (Spark's soft limit: whole commits, at least one,
+   * so a larger commit still makes one batch). Default unlimited.
+   */
+  maxBytesPerTrigger?: number;
   /** Skip commits that only remove files (e.g. DELETE of whole partitions) instead of failing. */
   ignoreDeletes?: boolean;
   /** Skip data removals and re-read the files that rewriting commits add (their rows come again). */
@@ -71,6 +76,7 @@ export class DeltaStreamSource implements StreamSource {
   private readonly commits = new Map<number, CommitSummary>();
   private readonly maxFiles: number;
   private readonly maxVersions: number;
+  private readonly maxBytes: number;
   /** Versions below this were read already; their summaries are dropped. */
   private lowestWanted = 0;
 
@@ -81,6 +87,7 @@ export class DeltaStreamSource implements StreamSource {
     this.description = `delta ${tablePath}`;
     this.maxFiles = positiveOption('maxFilesPerTrigger', options.maxFilesPerTrigger, DEFAULT_MAX_FILES);
     this.maxVersions = positiveOption('maxVersionsPerTrigger', options.maxVersionsPerTrigger, Number.POSITIVE_INFINITY);
+    this.maxBytes = positiveOption('maxBytesPerTrigger', options.maxBytesPerTrigger, Number.POSITIVE_INFINITY);
     const start = options.startingVersion;
     if (start !== undefined && start !== 'latest' && !(Number.isInteger(start) && start >= 0)) {
       throw new Error(`startingVersion must be a version number >= 0 or 'latest', got ${JSON.stringify(start)}`);
@@ -104,18 +111,21 @@ export class DeltaStreamSource implements StreamSource {
     return { version: latest + 1 };
   }
 
-  /** Whole commits from `start`, at least one, within the file and version limits. */
+  /** Whole commits from `start`, at least one, within the file, byte and version limits. */
   planBatch(start: Offsets, latest: Offsets): Offsets {
     const from = versionOf(start, 'start');
     const to = versionOf(latest, 'latest');
     let end = from;
     let files = 0;
+    let bytes = 0;
     while (end < to && end - from < this.maxVersions) {
       const summary = this.commits.get(end);
       // A commit latestOffsets has not summarised (cannot happen in a query's loop): plan it alone.
       const n = summary ? this.contributedFiles(summary) : this.maxFiles + 1;
-      if (end > from && files + n > this.maxFiles) break;
+      const b = summary ? this.contributed(summary).reduce((sum, f) => sum + (f.size ?? 0), 0) : Number.POSITIVE_INFINITY;
+      if (end > from && (files + n > this.maxFiles || bytes + b > this.maxBytes)) break;
       files += n;
+      bytes += b;
       end++;
     }
     return { version: end };
