@@ -25,7 +25,7 @@ import { parseTransforms, type TransformStep } from './transform.js';
  * How much bronze one silver micro-batch reads by default (`maxBytesPerTrigger`, of data files).
  * Unbounded, a first build read the whole of bronze as one batch: at 1M documents its peak RSS was
  * 1.6 GB, more than the ingest itself; in 64 MB batches (about 300k documents with `_raw`) it was
- * 0.83 GB, for 4.8 s instead of 3.0 s.
+ * 0.75-0.83 GB, for 3.2-4.8 s instead of 2.9-3.1 s (the same machine, two runs each).
  */
 export const DEFAULT_SILVER_BATCH_BYTES = 64 * 1024 * 1024;
 

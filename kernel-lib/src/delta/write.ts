@@ -408,15 +408,14 @@ async function writeDataFiles(
   // Cast to the table's type: TIMESTAMP → TIMESTAMPTZ, narrower numbers up, structs to the full
   // table struct. Only where the types differ: DuckDB rebuilds a nested value even for a cast to
   // its own type (measured: a third of the Parquet write of a bronze batch's `winlog`).
-  const select = columns.map(({ data: f, table }, i) =>
+  const fileColumns = columns.map(({ data: f, table }, i) =>
     alreadyTyped[i] ? (f.name === table.name ? quoteIdent(f.name) : `${quoteIdent(f.name)} AS ${quoteIdent(table.name)}`) : `CAST(${quoteIdent(f.name)} AS ${duckdbType(table.type)}) AS ${quoteIdent(table.name)}`,
   );
   const partitionExprs = plan.partitionColumns.map((c) => {
     const dataField = data.fields.find((f) => f.name.toLowerCase() === c.toLowerCase())!;
     return partitionValueSql(dataField.name, tableFields.get(c.toLowerCase())!.type);
   });
-  const fileColumns = [...select];
-  plan.partitionColumns.forEach((c, i) => select.push(`${partitionExprs[i]} AS ${quoteIdent(c)}`));
+  const select = [...fileColumns, ...plan.partitionColumns.map((c, i) => `${partitionExprs[i]} AS ${quoteIdent(c)}`)];
   const copyOptions = ['FORMAT parquet', ...DATA_FILE_COMPRESSION, 'RETURN_STATS true', ...bloomCopyOptions(plan.schema)];
   const rowGroup = opts.rowGroupRows ?? (opts.targetFileRows ? Math.min(opts.targetFileRows, 122_880) : undefined);
   if (rowGroup !== undefined) {
@@ -431,10 +430,10 @@ async function writeDataFiles(
   const partitioned = plan.partitionColumns.length > 0;
   const staging = path.join(tablePath, `_winlake_staging_${randomUUID()}`);
   const oneRowGroup = ((await estimatedRows(session, sourceSql)) ?? Infinity) <= (rowGroup ?? DEFAULT_ROW_GROUP_ROWS);
-  const partitionValues = partitioned && oneRowGroup && !split ? await fewPartitionValues(session, sourceSql, plan.partitionColumns, partitionExprs) : undefined;
+  const fewPartitions = partitioned && oneRowGroup && !split ? await fewPartitionValues(session, sourceSql, plan.partitionColumns, partitionExprs) : undefined;
   let target: string;
   let copies: { sql: string; partitionValues?: Record<string, string | null> }[];
-  if (partitionValues) {
+  if (fewPartitions) {
     // A small write into few partitions: one plain COPY per partition. DuckDB's PARTITION_BY
     // copies every row twice in memory before encoding it (measured on a 50k-event bronze batch:
     // twice the page faults and a third more time than these COPYs together).
@@ -443,7 +442,8 @@ async function writeDataFiles(
     // on that batch: peak RSS down by 130-200 MB at 16,384 rows, and a faster write), and readers
     // scan a file in parallel by row group.
     const smallCopyOptions = rowGroup === undefined ? [...copyOptions, `ROW_GROUP_SIZE ${SMALL_WRITE_ROW_GROUP_ROWS}`] : copyOptions;
-    copies = partitionValues.map((values) => ({
+    await mkdir(staging, { recursive: true });
+    copies = fewPartitions.map((values) => ({
       sql:
         `COPY (SELECT ${fileColumns.join(', ')} FROM (${sourceSql}) AS src WHERE ${partitionFilter(values, plan.partitionColumns, partitionExprs)}) ` +
         `TO ${quoteString(path.join(staging, `part-${randomUUID()}.zstd.parquet`))} (${smallCopyOptions.join(', ')})`,
@@ -461,7 +461,6 @@ async function writeDataFiles(
     // so the stats need no second read of the footers.
     copies = [{ sql: `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})` }];
   }
-  if (partitionValues) await mkdir(staging, { recursive: true });
   const copy = async (): Promise<CopiedFile[]> => {
     const out: CopiedFile[] = [];
     for (const c of copies) {

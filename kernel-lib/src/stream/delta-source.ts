@@ -120,9 +120,10 @@ export class DeltaStreamSource implements StreamSource {
     let bytes = 0;
     while (end < to && end - from < this.maxVersions) {
       const summary = this.commits.get(end);
+      const added = summary ? this.contributed(summary) : undefined;
       // A commit latestOffsets has not summarised (cannot happen in a query's loop): plan it alone.
-      const n = summary ? this.contributedFiles(summary) : this.maxFiles + 1;
-      const b = summary ? this.contributed(summary).reduce((sum, f) => sum + (f.size ?? 0), 0) : Number.POSITIVE_INFINITY;
+      const n = added ? added.length : this.maxFiles + 1;
+      const b = added ? added.reduce((sum, f) => sum + (f.size ?? 0), 0) : Number.POSITIVE_INFINITY;
       if (end > from && (files + n > this.maxFiles || bytes + b > this.maxBytes)) break;
       files += n;
       bytes += b;
@@ -212,10 +213,6 @@ export class DeltaStreamSource implements StreamSource {
   private contributed(summary: CommitSummary): AddAction[] {
     if (summary.removes.length === 0 || this.options.ignoreChanges) return summary.adds;
     return [];
-  }
-
-  private contributedFiles(summary: CommitSummary): number {
-    return this.contributed(summary).length;
   }
 
   private assertFollowable(version: number, summary: CommitSummary): void {

@@ -281,7 +281,7 @@ export class KafkaStreamSource implements StreamSource {
    * {@link readBatch} of exactly that range to use: a hint that the query gives for the batch it
    * expects to plan next, while it processes the current one. The parse runs on a connection of
    * the source's own ({@link Session.sibling}), so that it uses the core the current batch's write
-   * leaves idle (DuckDB encodes a partitioned write of a batch this size on one thread).
+   * leaves idle (DuckDB encodes the Parquet files of a batch this size on one thread).
    * A previous prefetch of another range is discarded.
    * A failed prefetch is only counted (`prefetches.failed`, `retried`): the batch read fetches again;
    * a failed parse too, and the batch read parses the fetched file itself.
