@@ -430,25 +430,38 @@ async function writeDataFiles(
   const partitioned = plan.partitionColumns.length > 0;
   const staging = path.join(tablePath, `_winlake_staging_${randomUUID()}`);
   const oneRowGroup = ((await estimatedRows(session, sourceSql)) ?? Infinity) <= (rowGroup ?? DEFAULT_ROW_GROUP_ROWS);
-  const fewPartitions = partitioned && oneRowGroup && !split ? await fewPartitionValues(session, sourceSql, plan.partitionColumns, partitionExprs) : undefined;
+  const sizes = partitioned && oneRowGroup && !split ? await partitionSizes(session, sourceSql, plan.partitionColumns, partitionExprs) : undefined;
   let target: string;
-  let copies: { sql: string; partitionValues?: Record<string, string | null> }[];
-  if (fewPartitions) {
-    // A small write into few partitions: one plain COPY per partition. DuckDB's PARTITION_BY
-    // copies every row twice in memory before encoding it (measured on a 50k-event bronze batch:
-    // twice the page faults and a third more time than these COPYs together).
+  let copies: { sql: string; partitionValues?: Record<string, string | null>; folder?: string }[];
+  if (sizes) {
+    // A small write: a plain COPY for each partition of many rows, one PARTITION_BY COPY for the
+    // rest. Measured on a 50k-event bronze batch: DuckDB's PARTITION_BY copies every row twice in
+    // memory before encoding it (twice the page faults, a third more time), while each COPY of
+    // its own scans the whole source once more (35-40 ms here, even for no row).
     target = staging;
     // Smaller row groups too: the writer holds one row group in memory before encoding it (measured
     // on that batch: peak RSS down by 130-200 MB at 16,384 rows, and a faster write), and readers
     // scan a file in parallel by row group.
     const smallCopyOptions = rowGroup === undefined ? [...copyOptions, `ROW_GROUP_SIZE ${SMALL_WRITE_ROW_GROUP_ROWS}`] : copyOptions;
+    const { own, grouped } = splitBySize(sizes);
     await mkdir(staging, { recursive: true });
-    copies = fewPartitions.map((values) => ({
+    const matches = (values: Record<string, string | null>): string => partitionFilter(values, plan.partitionColumns, partitionExprs);
+    copies = own.map(({ values }) => ({
       sql:
-        `COPY (SELECT ${fileColumns.join(', ')} FROM (${sourceSql}) AS src WHERE ${partitionFilter(values, plan.partitionColumns, partitionExprs)}) ` +
+        `COPY (SELECT ${fileColumns.join(', ')} FROM (${sourceSql}) AS src WHERE ${matches(values)}) ` +
         `TO ${quoteString(path.join(staging, `part-${randomUUID()}.zstd.parquet`))} (${smallCopyOptions.join(', ')})`,
       partitionValues: values,
     }));
+    if (grouped.length > 0) {
+      const folder = path.join(staging, 'grouped');
+      const rest = own.length === 0 ? '' : ` WHERE NOT (${own.map(({ values }) => `(${matches(values)})`).join(' OR ')})`;
+      copies.push({
+        sql:
+          `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src${rest}) TO ${quoteString(folder)} ` +
+          `(${[...smallCopyOptions, `FILENAME_PATTERN 'part-{uuid}'`, `PARTITION_BY (${plan.partitionColumns.map(quoteIdent).join(', ')})`].join(', ')})`,
+        folder,
+      });
+    }
   } else {
     if (partitioned || split) {
       target = staging;
@@ -459,12 +472,14 @@ async function writeDataFiles(
     }
     // RETURN_STATS: DuckDB reports each file's row count and column statistics as it writes it,
     // so the stats need no second read of the footers.
-    copies = [{ sql: `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})` }];
+    copies = [{ sql: `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})`, folder: target }];
   }
   const copy = async (): Promise<CopiedFile[]> => {
     const out: CopiedFile[] = [];
     for (const c of copies) {
-      for (const row of await session.rows<CopiedFile>(c.sql)) out.push({ ...row, ...(c.partitionValues ? { partitionValues: c.partitionValues } : {}) });
+      for (const row of await session.rows<CopiedFile>(c.sql)) {
+        out.push({ ...row, ...(c.partitionValues ? { partitionValues: c.partitionValues } : {}), ...(c.folder ? { folder: c.folder } : {}) });
+      }
     }
     return out;
   };
@@ -473,7 +488,7 @@ async function writeDataFiles(
   // Move each file to its hive-style partition folder (DuckDB's own folder escaping differs from Hive's).
   const fileSchema: StructType = { type: 'struct', fields: fileFields };
   const placed: { abs: string; rel: string; partitionValues: Record<string, string | null>; stats: string; records: number }[] = [];
-  for (const { filename: file, count, column_statistics, partitionValues: known } of produced) {
+  for (const { filename: file, count, column_statistics, partitionValues: known, folder } of produced) {
     const records = Number(count);
     if (records === 0) {
       // An empty source still yields one empty file: keep the table free of it.
@@ -485,8 +500,8 @@ async function writeDataFiles(
       placed.push({ abs: file, rel: path.basename(file), partitionValues: {}, stats, records });
       continue;
     }
-    const relInStaging = path.relative(staging, file).split(path.sep).join('/');
-    const partitionValues = known ?? (partitioned ? duckdbPartitionValues(relInStaging, plan.partitionColumns) : {});
+    const relInFolder = path.relative(folder ?? staging, file).split(path.sep).join('/');
+    const partitionValues = known ?? (partitioned ? duckdbPartitionValues(relInFolder, plan.partitionColumns) : {});
     const dir = partitioned ? partitionDir(plan.partitionColumns, partitionValues) : '';
     const rel = dir ? `${dir}/${path.basename(file)}` : path.basename(file);
     const abs = path.join(tablePath, ...rel.split('/'));
@@ -526,24 +541,46 @@ interface CopiedFile {
   count: bigint | number;
   column_statistics: unknown;
   partitionValues?: Record<string, string | null>;
+  /** The folder a PARTITION_BY COPY wrote into: the file's partition folders are relative to it. */
+  folder?: string;
 }
 
-/** Rows per Parquet row group of a small write into few partitions (see writeDataFiles). */
+/** Rows per Parquet row group of a small write (see writeDataFiles). */
 const SMALL_WRITE_ROW_GROUP_ROWS = 16_384;
 
-/** Partitions a small write may have before one PARTITION_BY COPY beats one COPY per partition. */
-const MAX_COPIES_PER_WRITE = 16;
+/**
+ * Rows from which a partition of a small write gets a COPY of its own: there the second in-memory
+ * copy of PARTITION_BY costs more than one more scan of the source (measured on bronze batches:
+ * ~0.4 µs per row against 35-40 ms per scan of 50k rows).
+ */
+const OWN_COPY_MIN_ROWS = 8_192;
+
+/** Partitions a small write may have; with more, one PARTITION_BY COPY writes them all. */
+const MAX_SIZED_PARTITIONS = 1_000;
+
+interface PartitionSize {
+  /** Delta partition value strings by column. */
+  values: Record<string, string | null>;
+  rows: number;
+}
 
 /**
- * The partition values the source holds, as Delta partition value strings (`partitionSql`: the
- * value expression of each partition column), when there are at most {@link MAX_COPIES_PER_WRITE}.
+ * The partitions the source holds with their row counts (`partitionSql`: the value expression of
+ * each partition column), or undefined when there are more than {@link MAX_SIZED_PARTITIONS}.
  */
-async function fewPartitionValues(session: Session, sourceSql: string, columns: readonly string[], partitionSql: readonly string[]): Promise<Record<string, string | null>[] | undefined> {
-  const rows = await session.rows<Record<string, string | null>>(
-    `SELECT DISTINCT ${partitionSql.map((e, i) => `${e} AS p${i}`).join(', ')} FROM (${sourceSql}) AS src LIMIT ${MAX_COPIES_PER_WRITE + 1}`,
+async function partitionSizes(session: Session, sourceSql: string, columns: readonly string[], partitionSql: readonly string[]): Promise<PartitionSize[] | undefined> {
+  const rows = await session.rows<Record<string, string | null | bigint>>(
+    `SELECT ${partitionSql.map((e, i) => `${e} AS p${i}`).join(', ')}, count(*) AS n FROM (${sourceSql}) AS src GROUP BY ALL LIMIT ${MAX_SIZED_PARTITIONS + 1}`,
   );
-  if (rows.length > MAX_COPIES_PER_WRITE) return undefined;
-  return rows.map((r) => Object.fromEntries(columns.map((c, i) => [c, r[`p${i}`] ?? null])));
+  if (rows.length > MAX_SIZED_PARTITIONS) return undefined;
+  return rows.map((r) => ({ values: Object.fromEntries(columns.map((c, i) => [c, (r[`p${i}`] as string | null) ?? null])), rows: Number(r.n) }));
+}
+
+/** Which partitions get a COPY of their own (big ones, or a lone small one) and which share one PARTITION_BY COPY. */
+function splitBySize(sizes: readonly PartitionSize[]): { own: PartitionSize[]; grouped: PartitionSize[] } {
+  const own = sizes.filter((p) => p.rows >= OWN_COPY_MIN_ROWS);
+  const grouped = sizes.filter((p) => p.rows < OWN_COPY_MIN_ROWS);
+  return grouped.length === 1 ? { own: [...own, ...grouped], grouped: [] } : { own, grouped };
 }
 
 /** The WHERE clause that selects one partition's rows: each value expression IS NOT DISTINCT FROM its value. */

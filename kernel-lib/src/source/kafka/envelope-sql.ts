@@ -127,8 +127,9 @@ export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeS
   };
   const columns = nodes.map((n) => `${build(n)} AS ${quoteIdent(n.path[0]!)}`);
 
-  // Undeclared keys of each level: a cheap list_has_all per level decides whether to look closer.
-  const unknownTests = levels.map((l, i) => `NOT list_has_all(${stringList(l.names)}, coalesce(${K}[${i + 1}], []))`);
+  // Undeclared keys of each level: one IN per key decides whether to look closer. (list_has_all
+  // builds a hash set of the declared names for every row and level: measured, 2.7x the time.)
+  const unknownTests = levels.map((l, i) => `NOT coalesce(list_bool_and(list_transform(${K}[${i + 1}], lambda x: x IN (${l.names.map(quoteString).join(', ')}))), true)`);
   const needsRescue = [...unknownTests, ...misfits.map((m) => m.cond)].join(' OR ');
   const entry = (key: string, json: string): string => `{'k': ${key}, 'v': ${json}}`;
   const unknownEntries = levels.map((l, i) => {
