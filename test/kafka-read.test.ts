@@ -260,4 +260,37 @@ describe('ndjsonToFrame', () => {
       ]);
     }
   });
+
+  it('tells an object level, list or map of another type from an absent, null or empty one', async () => {
+    const cases: { doc: string; winlog?: 'null' | 'struct'; eventData?: 'null' | 'empty'; tags?: 'null' | 'empty'; os?: 'null'; rescued: Record<string, unknown> | null }[] = [
+      { doc: '{"winlog": {}}', winlog: 'struct', rescued: null },
+      { doc: '{"winlog": null}', winlog: 'null', rescued: null },
+      { doc: '{"winlog": []}', winlog: 'null', rescued: { winlog: [] } },
+      { doc: '{"winlog": "oops"}', winlog: 'null', rescued: { winlog: 'oops' } },
+      { doc: '{"winlog": {"event_data": "str"}}', eventData: 'null', rescued: { 'winlog:event_data': 'str' } },
+      { doc: '{"winlog": {"event_data": {}}, "tags": []}', eventData: 'empty', tags: 'empty', rescued: null },
+      { doc: '{"winlog": {"event_data": null}, "tags": null}', eventData: 'null', tags: 'null', rescued: null },
+      { doc: '{"tags": "x"}', tags: 'null', rescued: { tags: 'x' } },
+      { doc: '{"tags": {"a": 1}}', tags: 'null', rescued: { tags: { a: 1 } } },
+      { doc: '{"host": {"os": "win"}}', os: 'null', rescued: { 'host:os': 'win' } },
+      { doc: ' \t{"extra": 1}', rescued: { extra: 1 } },
+    ];
+    const df = await ndjsonToFrame(session, { lines: cases.map((c) => c.doc), tempDir: tempDir() });
+    const rows = await session.rows<{ w: boolean; wf: boolean; ed: bigint | null; tags: bigint | null; os: boolean; r: string | null; reason: string | null }>(
+      `SELECT winlog IS NULL AS w, winlog IS NOT NULL AND winlog.channel IS NULL AS wf, cardinality(winlog.event_data) AS ed, len(tags) AS tags, ` +
+        `host.os IS NULL AS os, _rescued_data AS r, _corrupt_reason AS reason FROM (${await df.toSql()})`,
+    );
+    assert.equal(rows.length, cases.length);
+    for (const [i, c] of cases.entries()) {
+      const r = rows[i]!;
+      const what = c.doc;
+      assert.equal(r.reason, null, what);
+      if (c.winlog === 'null') assert.equal(r.w, true, `${what}: winlog is NULL`);
+      if (c.winlog === 'struct') assert.equal(r.wf, true, `${what}: winlog is a struct`);
+      if (c.eventData) assert.equal(r.ed === null ? 'null' : Number(r.ed) === 0 ? 'empty' : 'full', c.eventData, `${what}: event_data`);
+      if (c.tags) assert.equal(r.tags === null ? 'null' : Number(r.tags) === 0 ? 'empty' : 'full', c.tags, `${what}: tags`);
+      if (c.os) assert.equal(r.os, true, `${what}: host.os is NULL`);
+      assert.deepEqual(r.r === null ? null : JSON.parse(r.r), c.rescued, `${what}: rescued`);
+    }
+  });
 });

@@ -1,9 +1,11 @@
 /**
- * SQL that parses JSON documents into a declared envelope (see winlogbeat/envelope.ts) with three
- * yyjson passes per document and no inference: `json_type` of the document and of the paths whose
- * type must be checked, `json_transform` into the declared structure, and `json_keys` of every
- * object level (to find undeclared keys). What does not fit is rescued as JSON, and only for the rows that need it
- * (a lazy CASE), so a batch of well-formed documents never pays for the rescue.
+ * SQL that parses JSON documents into a declared envelope (see winlogbeat/envelope.ts) with two
+ * yyjson passes per document and no inference: `json_keys` of every object level (it also tells
+ * invalid JSON, and finds undeclared keys) and `json_transform` into the declared structure. A
+ * value's JSON type is asked (`json_type`, a third pass) only where the two leave it open: a level
+ * with no keys ({} or not an object), a list or map that did not transform. What does not fit is
+ * rescued as JSON, and only for the rows that need it (lazy CASEs), so a batch of well-formed
+ * documents never pays for the rescue.
  */
 import { quoteIdent, quoteString } from '../../engine/quote.js';
 import type { EnvelopeLeaf, EnvelopeLevel } from '../../winlogbeat/envelope.js';
@@ -41,14 +43,14 @@ function structureOf(nodes: readonly Node[]): Record<string, unknown> {
   return out;
 }
 
-/** The SQL pieces of an envelope, over a row with columns `value` (the document) and the three passes. */
+/** The SQL pieces of an envelope, over a row with columns `value` (the document) and the two passes. */
 export interface EnvelopeSql {
   /**
-   * The first pass, a LIST of JSON types over a document (raises on invalid JSON: wrap in try()),
-   * to be selected AS `__t`; its first item is the document's own type ('OBJECT' for a document).
+   * The first pass over a document, the keys of each object level (raises on invalid JSON: wrap
+   * in try()), to be selected AS `__k` and set to NULL for a document that is not an object.
    */
-  types: (document: string) => string;
-  /** The other two passes, as select items over a row with `value` and `__t`: `__d`, `__k`. */
+  keys: (document: string) => string;
+  /** The second pass, as a select item over a row with `value` and `__k`: `__d`. */
   passes: string;
   /** The envelope's top-level columns, as select items over a row with the passes. */
   columns: string[];
@@ -59,7 +61,6 @@ export interface EnvelopeSql {
 }
 
 const D = '__d';
-const T = '__t';
 const K = '__k';
 
 /**
@@ -67,32 +68,37 @@ const K = '__k';
  *
  * @example
  * const sql = envelopeSql(BRONZE_ENVELOPE);
- * // SELECT ${sql.columns.join(', ')}, ${sql.rescued} AS _rescued_data FROM (SELECT *, ${sql.passes} FROM docs)
+ * // SELECT ${sql.columns.join(', ')}, ${sql.rescued} AS _rescued_data
+ * // FROM (SELECT *, ${sql.passes} FROM (SELECT *, try(${sql.keys('value')}) AS __k FROM docs))
  */
 export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeSql {
   const nodes = nodesOf(envelope, []);
   const levels: { path: readonly string[]; names: string[] }[] = [{ path: [], names: nodes.map((n) => n.path[0]!) }];
-  const typed: { path: readonly string[]; allowed: string[] }[] = [];
   const collect = (list: readonly Node[]): void => {
     for (const n of list) {
-      if (n.children) {
-        levels.push({ path: n.path, names: n.children.map((c) => c.path[c.path.length - 1]!) });
-        typed.push({ path: n.path, allowed: ['OBJECT'] });
-        collect(n.children);
-      } else if (n.leaf === 'VARCHAR[]') typed.push({ path: n.path, allowed: ['ARRAY'] });
-      else if (n.leaf === 'MAP(VARCHAR, VARCHAR)') typed.push({ path: n.path, allowed: ['OBJECT'] });
+      if (!n.children) continue;
+      levels.push({ path: n.path, names: n.children.map((c) => c.path[c.path.length - 1]!) });
+      collect(n.children);
     }
   };
   collect(nodes);
-  // Index 1 is the document itself ('$'): the same pass classifies it (object, array, invalid...).
-  const typeIndex = new Map(typed.map((t, i) => [rescuedKey(t.path), i + 2]));
+  const levelIndex = new Map(levels.map((l, i) => [rescuedKey(l.path), i + 1]));
+  const keysOf = (path: readonly string[]): string => `${K}[${levelIndex.get(rescuedKey(path))!}]`;
   const list = (paths: readonly (readonly string[])[]): string => `[${paths.map((p) => quoteString(jsonPath(p))).join(', ')}]`;
-  const types = (over: string): string => `json_type(${over}, ${list([[], ...typed.map((t) => t.path)])})`;
-  const passes =
-    `json_transform(${value}, ${quoteString(JSON.stringify(structureOf(nodes)))}) AS ${D}, ` +
-    `json_keys(${value}, ${list(levels.map((l) => l.path))}) AS ${K}`;
+  const keys = (over: string): string => `json_keys(${over}, ${list(levels.map((l) => l.path))})`;
+  const passes = `json_transform(${value}, ${quoteString(JSON.stringify(structureOf(nodes)))}) AS ${D}`;
+  const typeOf = (path: readonly string[]): string => `json_type(${value}, ${quoteString(jsonPath(path))})`;
 
   const access = (path: readonly string[]): string => `${D}${path.map((p) => `[${quoteString(p)}]`).join('')}`;
+  // A level is an object when it has keys; with none it is {} or not an object: only then ask.
+  const isObject = (path: readonly string[]): string =>
+    `CASE WHEN len(${keysOf(path)}) > 0 THEN true WHEN ${keysOf(path)} IS NULL THEN false ELSE ${typeOf(path)} = 'OBJECT' END`;
+  const levelMisfit = (path: readonly string[]): string =>
+    `CASE WHEN len(${keysOf(path)}) > 0 OR ${keysOf(path)} IS NULL THEN false ELSE ${typeOf(path)} NOT IN ('OBJECT', 'NULL') END`;
+  // A list or map transforms to NULL when it is absent, null or of another type: only then ask.
+  const containerMisfit = (path: readonly string[], expected: 'ARRAY' | 'OBJECT'): string =>
+    `CASE WHEN ${access(path)} IS NOT NULL THEN false WHEN NOT coalesce(list_contains(${keysOf(path.slice(0, -1))}, ${quoteString(path[path.length - 1]!)}), false) THEN false ` +
+    `ELSE ${typeOf(path)} NOT IN (${quoteString(expected)}, 'NULL') END`;
   // A leaf's value and the condition under which its JSON value did not fit (→ rescued).
   const leafSql = (n: Node): { sql: string; misfit?: string } => {
     const raw = access(n.path);
@@ -105,10 +111,9 @@ export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeS
       case 'TIMESTAMPTZ':
         return { sql: timestampSql(raw), misfit: `(${raw} IS NOT NULL AND ${timestampSql(raw)} IS NULL)` };
       case 'VARCHAR[]':
-      case 'MAP(VARCHAR, VARCHAR)': {
-        const t = `${T}[${typeIndex.get(rescuedKey(n.path))!}]`;
-        return { sql: `CASE WHEN ${t} = ${quoteString(n.leaf === 'VARCHAR[]' ? 'ARRAY' : 'OBJECT')} THEN ${raw} END`, misfit: misfitSql(t, n.leaf === 'VARCHAR[]' ? 'ARRAY' : 'OBJECT') };
-      }
+        return { sql: raw, misfit: containerMisfit(n.path, 'ARRAY') };
+      case 'MAP(VARCHAR, VARCHAR)':
+        return { sql: raw, misfit: containerMisfit(n.path, 'OBJECT') };
       default:
         return { sql: raw };
     }
@@ -120,10 +125,9 @@ export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeS
       if (misfit) misfits.push({ path: n.path, cond: misfit });
       return sql;
     }
-    const t = `${T}[${typeIndex.get(rescuedKey(n.path))!}]`;
-    misfits.push({ path: n.path, cond: misfitSql(t, 'OBJECT') });
+    misfits.push({ path: n.path, cond: levelMisfit(n.path) });
     const fields = n.children.map((c) => `${quoteString(c.path[c.path.length - 1]!)}: ${build(c)}`);
-    return `CASE WHEN ${t} = 'OBJECT' THEN {${fields.join(', ')}} END`;
+    return `CASE WHEN ${isObject(n.path)} THEN {${fields.join(', ')}} END`;
   };
   const columns = nodes.map((n) => `${build(n)} AS ${quoteIdent(n.path[0]!)}`);
 
@@ -148,13 +152,10 @@ export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeS
   // Built as text, not a MAP: a document may repeat a key, and nothing may be dropped.
   const rescued =
     `CASE WHEN ${needsRescue} THEN nullif('{' || array_to_string(list_transform(${entries}, lambda p: to_json(p.k)::VARCHAR || ':' || p.v), ',') || '}', '{}') END`;
-  return { types, passes, columns, names: nodes.map((n) => n.path[0]!), rescued };
+  return { keys, passes, columns, names: nodes.map((n) => n.path[0]!), rescued };
 }
 
 const stringList = (names: readonly string[]): string => `[${names.map(quoteString).join(', ')}]::VARCHAR[]`;
-
-/** A value of JSON type `t` that is neither absent, null nor the expected type. */
-const misfitSql = (t: string, expected: string): string => `(${t} IS NOT NULL AND ${t} <> 'NULL' AND ${t} <> ${quoteString(expected)})`;
 
 /** The largest epoch milliseconds a TIMESTAMPTZ holds comfortably (year 9999). */
 const MAX_EPOCH_MS = 253_402_300_799_999;

@@ -2,7 +2,7 @@
  * Raw JSON documents (Kafka record values or NDJSON lines) into a DuckDB table, parsed by DuckDB.
  *
  * JavaScript only frames the raw bytes into a tab-separated file; DuckDB reads it with its CSV
- * reader, classifies each value (`json_type`) and parses it into the declared bronze envelope
+ * reader, classifies each value (valid JSON, an object?) and parses it into the declared bronze envelope
  * (winlogbeat/envelope.ts; SQL in envelope-sql.ts): the same columns and types for every batch,
  * whatever its documents hold, so batch after batch appends to the same table and one document
  * never changes the others' columns. What does not fit the envelope is kept in `_rescued_data`,
@@ -236,16 +236,18 @@ export async function ndjsonToFrame(
 async function parseRaw(session: Session, raw: string, options: ParseOptions): Promise<Frame> {
   const runner = options.parseOn ?? session;
   const env = envelopeSql(options.envelope ?? BRONZE_ENVELOPE, 'doc');
-  // One json_type pass classifies (NULL under try() for invalid JSON) and types the envelope's paths.
+  // The keys pass classifies: NULL under try() for invalid JSON; an object is valid JSON that
+  // starts with '{', anything else is named by its json_type (only those rows are asked).
   const reason =
     `CASE WHEN pre_reason IS NOT NULL THEN pre_reason WHEN value IS NULL THEN 'null value' WHEN jt = 'OBJECT' THEN NULL ` +
     `WHEN jt IS NULL THEN CASE WHEN trim(value, ' \t\r\n') = '' THEN 'empty value' ELSE 'invalid JSON' END ` +
     `ELSE 'not a JSON object (' || ${JSON_TYPE_NAME} || ')' END`;
-  const typed = `(SELECT *, __t[1] AS jt FROM (SELECT *, CASE WHEN pre_reason IS NULL AND value IS NOT NULL THEN try(${env.types('value')}) END AS __t FROM (${raw})))`;
+  const jt = `CASE WHEN __k0 IS NULL THEN NULL WHEN starts_with(value, '{') THEN 'OBJECT' ELSE json_type(value) END`;
+  const typed = `(SELECT *, ${jt} AS jt FROM (SELECT *, CASE WHEN pre_reason IS NULL AND value IS NOT NULL THEN try(${env.keys('value')}) END AS __k0 FROM (${raw})))`;
   const classified = `(SELECT * EXCLUDE (pre_reason, jt), ${reason} AS _corrupt_reason FROM ${typed})`;
   const metaCols = (await runner.run(`SELECT * FROM ${classified} LIMIT 0`))
     .columnNames()
-    .filter((c) => c !== 'value' && c !== '_corrupt_reason' && c !== '__t');
+    .filter((c) => c !== 'value' && c !== '_corrupt_reason' && c !== '__k0');
   const out = options.tableName ?? uniqueTable('winlake_batch');
   const raws = options.keepRaw === false ? '' : `doc AS ${quoteIdent(RAW_DOCUMENT)}, `;
   // Another connection's result cannot be a temporary table: those are each connection's own.
@@ -253,7 +255,8 @@ async function parseRaw(session: Session, raw: string, options: ParseOptions): P
     `CREATE OR REPLACE ${runner === session ? 'TEMP ' : ''}TABLE ${quoteIdent(out)} AS SELECT ${env.columns.join(', ')}, ${metaCols.map(quoteIdent).map((c) => `${c}, `).join('')}` +
       `${env.rescued} AS ${quoteIdent(RESCUED_DATA)}, ${raws}` +
       `CASE WHEN _corrupt_reason IS NOT NULL THEN value END AS _corrupt_record, _corrupt_reason ` +
-      `FROM (SELECT *, ${env.passes} FROM (SELECT *, CASE WHEN _corrupt_reason IS NULL THEN value END AS doc FROM ${classified}))`,
+      `FROM (SELECT *, ${env.passes} FROM (SELECT *, CASE WHEN _corrupt_reason IS NULL THEN value END AS doc, ` +
+      `CASE WHEN _corrupt_reason IS NULL THEN __k0 END AS __k FROM ${classified}))`,
   );
   return Frame.fromSql(session, `SELECT * FROM ${quoteIdent(out)}`);
 }
