@@ -472,7 +472,7 @@ async function writeDataFiles(
     }
     // RETURN_STATS: DuckDB reports each file's row count and column statistics as it writes it,
     // so the stats need no second read of the footers.
-    copies = [{ sql: `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})`, folder: target }];
+    copies = [{ sql: `COPY (SELECT ${select.join(', ')} FROM (${sourceSql}) AS src) TO ${quoteString(target)} (${copyOptions.join(', ')})` }];
   }
   const copy = async (): Promise<CopiedFile[]> => {
     const out: CopiedFile[] = [];
