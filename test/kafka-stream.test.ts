@@ -171,7 +171,7 @@ describe('Kafka → bronze streaming (default broker)', () => {
     assert.deepEqual(counts, { bronze: first.docs, quarantine: first.corrupt });
     // 3012 records at 700 per batch: five batches, each split over the three partitions.
     assert.equal(q1.recentProgress.length, 5);
-    assert.deepEqual(source?.prefetches, { used: 4, discarded: 0, failed: 0, parsed: 4 }, 'batches 1-4 were fetched and parsed while the one before was written');
+    assert.deepEqual(source?.prefetches, { used: 4, discarded: 0, failed: 0, parsed: 4, ahead: 3 }, 'batches 1-4 were parsed while the one before was written; 2-4 fetched a batch earlier still');
     assert.equal(q1.recentProgress.reduce((s, p) => s + p.numInputRows, 0), first.docs + first.corrupt);
     const last = q1.lastProgress!;
     assert.deepEqual(last.lag, { '0': 0, '1': 0, '2': 0 });
@@ -324,7 +324,7 @@ describe('Kafka → bronze streaming (default broker)', () => {
       const b1 = await source.readBatch(session, zero, first);
       assert.deepEqual(await spans(b1.frame), [[0, 0, 99, 100], [1, 0, 99, 100], [2, 0, 99, 100]]);
       await b1.release();
-      assert.deepEqual(source.prefetches, { used: 1, discarded: 0, failed: 0, parsed: 1 });
+      assert.deepEqual(source.prefetches, { used: 1, discarded: 0, failed: 0, parsed: 1, ahead: 0 });
       // The batch parsed ahead, on the source's own connection, is an engine table until released.
       assert.deepEqual(await session.rows(`SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'winlake_kafka_stream_%'`), [], 'released batches leave no table');
 
@@ -333,14 +333,37 @@ describe('Kafka → bronze streaming (default broker)', () => {
       const b2 = await source.readBatch(session, first, { '0': 150, '1': 150, '2': 120 });
       assert.deepEqual(await spans(b2.frame), [[0, 100, 149, 50], [1, 100, 149, 50], [2, 100, 119, 20]]);
       await b2.release();
-      assert.deepEqual(source.prefetches, { used: 1, discarded: 1, failed: 0, parsed: 1 });
+      assert.deepEqual(source.prefetches, { used: 1, discarded: 1, failed: 0, parsed: 1, ahead: 0 });
+
+      // With the end of the batch after it, that batch is fetched too (not parsed) once this fetch
+      // has ended: the next hint finds its records on disk and only parses them.
+      const c0: Offsets = { '0': 150, '1': 150, '2': 120 };
+      const c1: Offsets = { '0': 200, '1': 200, '2': 170 };
+      const c2: Offsets = { '0': 250, '1': 250, '2': 220 };
+      const c3: Offsets = { '0': 300, '1': 300, '2': 270 };
+      source.prefetch(session, c0, c1, c2);
+      const b3 = await source.readBatch(session, c0, c1);
+      assert.deepEqual(await spans(b3.frame), [[0, 150, 199, 50], [1, 150, 199, 50], [2, 120, 169, 50]]);
+      await b3.release();
+      const runDir = path.join(workDir, recordDirs()[0]!);
+      source.prefetch(session, c1, c2, c3);
+      const b4 = await source.readBatch(session, c1, c2);
+      assert.deepEqual(await spans(b4.frame), [[0, 200, 249, 50], [1, 200, 249, 50], [2, 170, 219, 50]]);
+      await b4.release();
+      assert.deepEqual(source.prefetches, { used: 3, discarded: 1, failed: 0, parsed: 3, ahead: 1 });
+      // A range fetched ahead that the next plan does not match is deleted, and counted as discarded.
+      const b5 = await source.readBatch(session, c2, { '0': 260, '1': 260, '2': 230 });
+      assert.deepEqual(await spans(b5.frame), [[0, 250, 259, 10], [1, 250, 259, 10], [2, 220, 229, 10]]);
+      await b5.release();
+      assert.deepEqual(source.prefetches, { used: 3, discarded: 2, failed: 0, parsed: 3, ahead: 1 });
+      assert.deepEqual(readdirSync(runDir), []);
 
       // One left unused is deleted by close, with the folder.
-      source.prefetch(session, { '0': 150, '1': 150, '2': 120 }, { '0': 250, '1': 250, '2': 220 });
+      source.prefetch(session, { '0': 260, '1': 260, '2': 230 }, c3, { '0': 300, '1': 300, '2': 300 });
     } finally {
       await source.close();
     }
-    assert.deepEqual(source.prefetches, { used: 1, discarded: 2, failed: 0, parsed: 1 });
+    assert.deepEqual(source.prefetches, { used: 3, discarded: 3, failed: 0, parsed: 3, ahead: 1 });
     assert.deepEqual(await session.rows(`SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'winlake_kafka_stream_%'`), [], 'a discarded prefetch leaves no table');
     assert.deepEqual(recordDirs(), []);
 
@@ -370,7 +393,7 @@ describe('Kafka → bronze streaming (default broker)', () => {
       { '0': 233, '1': 233, '2': 234 },
       { '0': 400, '1': 400, '2': 400 },
     ]);
-    assert.deepEqual(streamSource.prefetches, { used: 0, discarded: 1, failed: 0, parsed: 0 }, 'the prefetched 300/300/300 was not used for the 400/400/400 batch');
+    assert.deepEqual(streamSource.prefetches, { used: 0, discarded: 1, failed: 0, parsed: 0, ahead: 0 }, 'the prefetched 300/300/300 was not used for the 400/400/400 batch');
     assert.equal(new Set(seen.map(([p, o]) => `${p}:${o}`)).size, 1200);
     assert.equal(seen.length, 1200);
     assert.deepEqual(recordDirs(), []);

@@ -233,6 +233,29 @@ describe('the engine sees only the lakehouse', () => {
     await assertStillSandboxed();
   });
 
+  it('one-thread holds overlap across a session and its siblings: the thread count comes back after the last, also after a failure', async () => {
+    const threads = async (on: Session = session): Promise<number> => Number(await on.scalar("SELECT current_setting('threads')"));
+    const before = await threads();
+    assert.ok(before > 1, 'the test needs a session on more than one thread');
+    const sibling = await session.sibling();
+    try {
+      const releaseA = await session.holdOneThread();
+      const releaseB = await sibling.holdOneThread();
+      assert.equal(await threads(sibling), 1);
+      await releaseA();
+      await releaseA(); // releasing twice counts once
+      assert.equal(await threads(), 1, 'the sibling still holds');
+      await assert.rejects(session.withOneThread(async () => { throw new Error('inside'); }), /inside/);
+      assert.equal(await threads(), 1, 'a failing call inside a hold leaves the hold');
+      await releaseB();
+      assert.equal(await threads(), before);
+      await assert.rejects(sibling.withOneThread(async () => { throw new Error('alone'); }), /alone/);
+      assert.equal(await threads(), before, 'restored after a failure');
+    } finally {
+      sibling.close();
+    }
+  });
+
   it('a symlink inside the lakehouse does not lead DuckDB out', async () => {
     writeFileSync(path.join(outside, 'secret.txt'), 'secret');
     const link = path.join(lake, 'secret-link.txt');

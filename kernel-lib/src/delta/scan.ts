@@ -4,6 +4,7 @@
  * converted to the table schema's type (columns or nested fields missing from older files become
  * NULL), partition columns come from the log as typed constants, and columns follow table order.
  */
+import '../engine/allocator.js'; // before the engine loads
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';

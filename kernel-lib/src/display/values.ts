@@ -1,3 +1,4 @@
+import '../engine/allocator.js'; // before the engine loads
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 import { escapeHtml } from './escape.js';
 

@@ -1,3 +1,4 @@
+import './allocator.js'; // before the engine loads
 import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -47,6 +48,10 @@ export class Session {
 
   /** Connections opened by {@link Session.sibling}, closed with this session. */
   private readonly siblings = new Set<Session>();
+  /** The calls of {@link withOneThread} in progress on this instance, and the thread count before them. */
+  private oneThreadHold: { holders: number; threads: Promise<number> } | undefined;
+  /** Settles when the thread count of the last {@link withOneThread} hold has been restored. */
+  private restoredThreads: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly instance: DuckDBInstance,
@@ -166,18 +171,64 @@ export class Session {
   /**
    * Runs `fn` with DuckDB on one thread. A write of at most one row group cannot be split between
    * threads, and measured on 20k-row appends the idle second thread only spun on a lock: one thread
-   * took half the CPU. `threads` is a setting of the whole instance, so it is restored at once, also
-   * on failure.
+   * took half the CPU. `threads` is a setting of the whole instance (siblings included): calls that
+   * overlap share one hold, and the thread count is restored when the last one ends, also on failure.
+   * Each change of `threads` also makes DuckDB flush its allocator (freed memory goes back to the
+   * system, and is faulted in again by the next query), so a long run of small writes is better
+   * wrapped whole.
+   *
+   * @example
+   * await session.withOneThread(() => session.run(`COPY small TO 'small.parquet'`));
    */
   async withOneThread<T>(fn: () => Promise<T>): Promise<T> {
-    const threads = Number(await this.scalar("SELECT current_setting('threads')"));
-    if (!(threads > 1)) return fn();
-    await this.set('threads', 1);
+    const release = await this.holdOneThread();
+    let failed = true;
     try {
-      return await fn();
+      const result = await fn();
+      failed = false;
+      return result;
     } finally {
-      await this.set('threads', threads);
+      // A failure of fn is the one to report, not one of restoring the thread count after it.
+      await (failed ? release().catch(() => undefined) : release());
     }
+  }
+
+  /**
+   * Puts DuckDB on one thread until the returned function is called, as {@link withOneThread}
+   * does for a callback: for a stretch of work that is not one call.
+   *
+   * @example
+   * const release = await session.holdOneThread();
+   * try { await writeBatches(); } finally { await release(); }
+   */
+  async holdOneThread(): Promise<() => Promise<void>> {
+    const root = this.owner ?? this;
+    const hold = (root.oneThreadHold ??= { holders: 0, threads: root.restoredThreads.then(() => root.toOneThread()) });
+    hold.holders++;
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      if (--hold.holders > 0) return;
+      root.oneThreadHold = undefined;
+      const restore = hold.threads.then((threads) => (threads > 1 ? root.set('threads', threads) : undefined));
+      root.restoredThreads = restore.catch(() => undefined);
+      await restore;
+    };
+    try {
+      await hold.threads;
+    } catch (err) {
+      await release().catch(() => undefined);
+      throw err;
+    }
+    return release;
+  }
+
+  /** Sets `threads` to 1 and returns what it was. */
+  private async toOneThread(): Promise<number> {
+    const threads = Number(await this.scalar("SELECT current_setting('threads')"));
+    if (threads > 1) await this.set('threads', 1);
+    return threads;
   }
 
   /** Runs a statement and returns the materialised result. */

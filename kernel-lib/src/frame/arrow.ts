@@ -1,4 +1,5 @@
 import * as arrow from 'apache-arrow';
+import '../engine/allocator.js'; // before the engine loads
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 
 /**

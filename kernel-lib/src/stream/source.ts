@@ -26,9 +26,11 @@ export interface StreamSource {
    * Optional: a hint that `readBatch(session, start, end)` is likely next, given by the query while
    * it transforms and writes the current batch, so that a slow source can fetch ahead. Only a
    * hint: the query plans (and checkpoints) the next batch afresh, and `readBatch` must return the
-   * rows of the range it is given, whatever was prefetched. Must not throw or reject later.
+   * rows of the range it is given, whatever was prefetched. `thenEnd` is the end of the batch
+   * expected after that one (from `end`), which the source may start fetching too. Must not throw or
+   * reject later.
    */
-  prefetch?(session: Session, start: Offsets, end: Offsets): void;
+  prefetch?(session: Session, start: Offsets, end: Offsets, thenEnd?: Offsets): void;
   /** Optional: frees what `prefetch` fetched and not yet used (the query calls it when it ends). */
   dropPrefetch?(): Promise<void>;
   /** How far `position` is behind `latest`, per partition (or `version`). */

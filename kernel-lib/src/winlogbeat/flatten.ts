@@ -1,3 +1,4 @@
+import '../engine/allocator.js'; // before the engine loads
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Frame } from '../frame/index.js';

@@ -2,6 +2,7 @@
  * DuckDB result types → Spark struct-type JSON (Delta `metaData.schemaString`), and the schema rules
  * of a write: enforcement (data must fit the table) and evolution (`mergeSchema`).
  */
+import '../../engine/allocator.js'; // before the engine loads
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 import type { ArrayType, DataType, MapType, StructField, StructType } from './from-spark.js';
 
