@@ -48,9 +48,9 @@ export class Session {
 
   /** Connections opened by {@link Session.sibling}, closed with this session. */
   private readonly siblings = new Set<Session>();
-  /** The calls of {@link withOneThread} in progress on this instance, and the thread count before them. */
+  /** The holds of {@link holdOneThread} in progress on this instance, and the thread count before them. */
   private oneThreadHold: { holders: number; threads: Promise<number> } | undefined;
-  /** Settles when the thread count of the last {@link withOneThread} hold has been restored. */
+  /** Settles when the thread count of the last {@link holdOneThread} hold has been restored. */
   private restoredThreads: Promise<unknown> = Promise.resolve();
 
   private constructor(
