@@ -293,4 +293,19 @@ describe('ndjsonToFrame', () => {
       assert.deepEqual(r.r === null ? null : JSON.parse(r.r), c.rescued, `${what}: rescued`);
     }
   });
+
+  it('parses documents as long as the reader allows, with its buffer sized to the longest line', async () => {
+    // The CSV reader's buffer is twice the longest line (at least 4 MB), not DuckDB's 16 lines:
+    // a line near or past 4 MB must still be read whole, and the lines around it too.
+    const doc = (n: number): string => JSON.stringify({ ...winlogbeatDoc(n), message: 'm'.repeat(n) });
+    const lines = [doc(10), doc(3_900_000), doc(20), doc(4_300_000), doc(30)];
+    const df = await ndjsonToFrame(session, { lines, tempDir: tempDir() }, { maxMessageBytes: 5_000_000 });
+    const rows = await session.rows<{ n: number; reason: string | null }>(`SELECT strlen(message)::INTEGER n, _corrupt_reason reason FROM (${await df.toSql()})`);
+    assert.deepEqual(
+      rows.map((r) => [r.n, r.reason]),
+      [[10, null], [3_900_000, null], [20, null], [4_300_000, null], [30, null]],
+    );
+    const raws = await session.rows<{ raw: string }>(`SELECT _raw raw FROM (${await df.toSql()})`);
+    assert.deepEqual(raws.map((r) => r.raw), lines);
+  });
 });

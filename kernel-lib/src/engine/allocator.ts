@@ -8,11 +8,22 @@
  * query), and without the allocator flush that DuckDB does whenever `threads` changes, memory freed
  * by one batch stays mapped until jemalloc's decay returns it. Measured at 1M events, 50k per batch,
  * on 2 cores: peak RSS 1.86 GB with DuckDB's own decay, 1.14-1.38 GB with 300 ms, 1.06 GB with
- * 100 ms, 1.05 GB with 30 ms, at the same speed; a decay of 0 made the parse 25% slower. The price
- * is paid by batch work: at 500k events `buildSilver` took 5-9% longer and plain DuckDB SQL over
- * bronze 14% (500 ms costs nothing there, but lets the ingest peak at 1.12 GB). Set the variable
- * empty for DuckDB's own behaviour.
+ * 100 ms, 1.05 GB with 30 ms, at the same speed; a decay of 0 made the parse 25% slower.
+ *
+ * One arena per two cores (DuckDB's own is one per core): the parse and the write run on different
+ * threads, and with an arena each, the memory one frees is not reused by the other. Measured at 1M
+ * events, 30k per batch, on 2 cores, runs alternating: peak RSS 0.80-0.83 GB against 0.89-0.96 GB,
+ * at 36.6-37.0k events/s against 37.4-37.8k (1-2% slower, within the noise of other pairs).
+ *
+ * The price is paid by batch work, and it is the decay's: `npm run bench -- silver` at 500k,
+ * plain DuckDB SQL over bronze 6.2-6.3 s against 5.2-5.3 s with DuckDB's own allocator settings,
+ * `buildSilver` 8.0-8.2 s against 7.5 s (one arena with DuckDB's own decay: 5.2 and 7.5 s, no
+ * cost). A longer decay lets the ingest peak over 1 GB again (300 ms: 1.07 GB; 1 s: 1.1 GB; none:
+ * 1.0-1.1 GB, although 10% faster), and so does forcing a flush between batches with DuckDB's own
+ * decay (1.1 GB: the peak is inside a batch). Set the variable empty for DuckDB's own behaviour.
  */
-export const ENGINE_MALLOC_CONF = 'dirty_decay_ms:100,muzzy_decay_ms:0';
+import { availableParallelism } from 'node:os';
+
+export const ENGINE_MALLOC_CONF = `narenas:${Math.max(1, Math.floor(availableParallelism() / 2))},dirty_decay_ms:100,muzzy_decay_ms:0`;
 
 process.env.DUCKDB_JE_MALLOC_CONF ??= ENGINE_MALLOC_CONF;

@@ -63,8 +63,9 @@ export interface KafkaStreamOptions extends KafkaSecurityOptions {
 /**
  * The default batch limit: about 45 MB of 1.5 KB winlogbeat documents. Two batches are in memory
  * at once (one written, the next parsed), so the limit bounds the ingest's memory. Measured at 1M
- * 2 KB documents on 2 cores, one run after another: 35.1-35.3k events/s and a peak RSS of 0.91-0.93 GB
- * at 30k per batch; 34.2-35.8k and 1.02-1.10 GB at 35k; 36.4-38.2k and 1.25-1.32 GB at 50k.
+ * 2 KB documents on 2 cores, one run after another: 36.6-37.0k events/s and a peak RSS of 0.80-0.83 GB
+ * at 30k per batch (with one jemalloc arena, see engine/allocator.ts; 0.91-0.93 GB with two);
+ * 34.2-35.8k and 1.02-1.10 GB at 35k, 36.4-38.2k and 1.25-1.32 GB at 50k, with two arenas.
  */
 export const DEFAULT_MAX_OFFSETS_PER_TRIGGER = 30_000;
 
