@@ -252,6 +252,7 @@ describe('ndjsonToFrame', () => {
     for (const df of [fromLines, fromFile]) {
       const cols = await df.columns();
       assert.ok(!cols.some((c) => c.startsWith('_kafka_')));
+      assert.ok(!cols.some((c) => c.startsWith('__')), `no working column of the parse is left: ${cols.join(', ')}`);
       const rows = await session.rows<{ r: string | null; n: number }>(`SELECT _corrupt_reason r, count(*)::INTEGER n FROM (${await df.toSql()}) GROUP BY ALL ORDER BY r NULLS FIRST`);
       assert.deepEqual(rows, [
         { r: null, n: 2 },

@@ -15,7 +15,7 @@ import { Frame } from '../frame/index.js';
 import { offsetsAdvance, type BatchData, type Offsets, type StreamSource } from './source.js';
 import { StreamFrame } from './stream-frame.js';
 import { bootstrapAddress, createKafkaClient, type KafkaClient, type KafkaClientKind, type PartitionRange } from '../source/kafka/client.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, RecordFileWriter, recordFilesToFrame } from '../source/kafka/ndjson-frame.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, parsedTableFrame, RecordFileWriter, recordFilesToFrame } from '../source/kafka/ndjson-frame.js';
 import type { DataLoss } from '../source/kafka/read-topic.js';
 import { KafkaSecurityError, resolveKafkaSecurity, type KafkaSecurity, type KafkaSecurityOptions } from '../source/kafka/security.js';
 
@@ -61,13 +61,14 @@ export interface KafkaStreamOptions extends KafkaSecurityOptions {
 }
 
 /**
- * The default batch limit: about 45 MB of 1.5 KB winlogbeat documents. Two batches are in memory
+ * The default batch limit: about 40 MB of 1.5 KB winlogbeat documents. Two batches are in memory
  * at once (one written, the next parsed), so the limit bounds the ingest's memory. Measured at 1M
- * 2 KB documents on 2 cores, one run after another: 36.6-37.0k events/s and a peak RSS of 0.80-0.83 GB
- * at 30k per batch (with one jemalloc arena, see engine/allocator.ts; 0.91-0.93 GB with two);
- * 34.2-35.8k and 1.02-1.10 GB at 35k, 36.4-38.2k and 1.25-1.32 GB at 50k, with two arenas.
+ * 2 KB documents on 2 cores, one run after another: 39.4-40.7k events/s and a peak RSS of
+ * 0.84-0.86 GB at 25k per batch, 39.3-39.8k and 0.89 GB at 30k. Before the rescue moved out of the
+ * parse (see ndjson-frame.ts), with two jemalloc arenas: 35.1-35.3k and 0.91-0.93 GB at 30k,
+ * 34.2-35.8k and 1.02-1.10 GB at 35k, 36.4-38.2k and 1.25-1.32 GB at 50k.
  */
-export const DEFAULT_MAX_OFFSETS_PER_TRIGGER = 30_000;
+export const DEFAULT_MAX_OFFSETS_PER_TRIGGER = 25_000;
 
 /** Thrown when `failOnDataLoss` is true and offsets to read are gone; never retried. */
 export class KafkaDataLossError extends Error {
@@ -267,7 +268,7 @@ export class KafkaStreamSource implements StreamSource {
     try {
       fetched = prefetched?.fetched ?? (await this.fetchToFile(file, start, end));
       if (prefetched) for (const { loss, what } of fetched.losses) this.lose(loss, what);
-      frame = prefetched?.table ? Frame.fromSql(session, `SELECT * FROM ${quoteIdent(table)}`) : await this.parseFile(session, file, fetched, table);
+      frame = prefetched?.table ? parsedTableFrame(session, table) : await this.parseFile(session, file, fetched, table);
     } catch (err) {
       if (prefetched?.table) await session.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
       throw err;

@@ -58,6 +58,8 @@ export interface EnvelopeSql {
   names: string[];
   /** `_rescued_data` (VARCHAR JSON or NULL) over a row with the passes. */
   rescued: string;
+  /** Whether a row has anything to rescue (BOOLEAN), over a row with the passes: `rescued` is NULL where it is false. */
+  needsRescue: string;
 }
 
 const D = '__d';
@@ -153,7 +155,7 @@ export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeS
   // Built as text, not a MAP: a document may repeat a key, and nothing may be dropped.
   const rescued =
     `CASE WHEN ${needsRescue} THEN nullif('{' || array_to_string(list_transform(${entries}, lambda p: to_json(p.k)::VARCHAR || ':' || p.v), ',') || '}', '{}') END`;
-  return { keys, passes, columns, names: nodes.map((n) => n.path[0]!), rescued };
+  return { keys, passes, columns, names: nodes.map((n) => n.path[0]!), rescued, needsRescue };
 }
 
 /** The largest epoch milliseconds a TIMESTAMPTZ holds comfortably (year 9999). */
