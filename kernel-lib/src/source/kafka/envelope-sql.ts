@@ -56,10 +56,14 @@ export interface EnvelopeSql {
   columns: string[];
   /** The top-level column names, in order. */
   names: string[];
-  /** `_rescued_data` (VARCHAR JSON or NULL) over a row with the passes. */
-  rescued: string;
-  /** Whether a row has anything to rescue (BOOLEAN), over a row with the passes: `rescued` is NULL where it is false. */
+  /** Whether a row has anything to rescue (BOOLEAN), over a row with the passes. */
   needsRescue: string;
+  /**
+   * What a row rescues, over a row with the passes: a list of `{k, v}` (the `:` path of each key and
+   * its JSON text), in document order, a key as often as the document has it. `_rescued_data` is
+   * these pairs as one JSON object's text.
+   */
+  rescueEntries: string;
 }
 
 const D = '__d';
@@ -70,7 +74,7 @@ const K = '__k';
  *
  * @example
  * const sql = envelopeSql(BRONZE_ENVELOPE);
- * // SELECT ${sql.columns.join(', ')}, ${sql.rescued} AS _rescued_data
+ * // SELECT ${sql.columns.join(", ")}, ${sql.needsRescue} AS needs, ${sql.rescueEntries} AS pairs
  * // FROM (SELECT *, ${sql.passes} FROM (SELECT *, try(${sql.keys('value')}) AS __k FROM docs))
  */
 export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeSql {
@@ -151,11 +155,8 @@ export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeS
   const misfitEntries = misfits.map(
     (m) => `CASE WHEN ${m.cond} THEN [${entry(quoteString(rescuedKey(m.path)), `json_extract(${value}, ${quoteString(jsonPath(m.path))})::VARCHAR`)}] ELSE [] END`,
   );
-  const entries = `list_concat(${[...unknownEntries, ...misfitEntries].join(', ')})`;
-  // Built as text, not a MAP: a document may repeat a key, and nothing may be dropped.
-  const rescued =
-    `CASE WHEN ${needsRescue} THEN nullif('{' || array_to_string(list_transform(${entries}, lambda p: to_json(p.k)::VARCHAR || ':' || p.v), ',') || '}', '{}') END`;
-  return { keys, passes, columns, names: nodes.map((n) => n.path[0]!), rescued, needsRescue };
+  const rescueEntries = `list_concat(${[...unknownEntries, ...misfitEntries].join(', ')})`;
+  return { keys, passes, columns, names: nodes.map((n) => n.path[0]!), needsRescue, rescueEntries };
 }
 
 /** The largest epoch milliseconds a TIMESTAMPTZ holds comfortably (year 9999). */
