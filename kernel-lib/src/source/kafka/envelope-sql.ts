@@ -74,7 +74,7 @@ const K = '__k';
  *
  * @example
  * const sql = envelopeSql(BRONZE_ENVELOPE);
- * // SELECT ${sql.columns.join(", ")}, ${sql.needsRescue} AS needs, ${sql.rescueEntries} AS pairs
+ * // SELECT ${sql.columns.join(', ')}, ${sql.needsRescue} AS needs, ${sql.rescueEntries} AS pairs
  * // FROM (SELECT *, ${sql.passes} FROM (SELECT *, try(${sql.keys('value')}) AS __k FROM docs))
  */
 export function envelopeSql(envelope: EnvelopeLevel, value = 'value'): EnvelopeSql {
