@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import type { DuckDBType } from '@duckdb/node-api';
 import { quoteIdent, quoteString } from '../engine/quote.js';
 import type { Session } from '../engine/session.js';
 import type { Frame } from '../frame/frame.js';
@@ -44,6 +45,23 @@ export interface WriteOptions {
   rowGroupRows?: number;
 }
 
+/**
+ * Rows to write whose shape the caller has already asked the engine for: {@link writeDelta} then
+ * skips its own probes of them (a streaming write asks once per batch instead of three times).
+ *
+ * @example
+ * const r = await session.run(`SELECT * FROM (${sql}) LIMIT 0`);
+ * await writeDelta(session, { sql, names: r.columnNames(), types: r.columnTypes(), rows: 25_000 }, '/lake/bronze/t');
+ */
+export interface DescribedSource {
+  sql: string;
+  /** The column names and types of `SELECT * FROM (sql) LIMIT 0`. */
+  names: readonly string[];
+  types: readonly DuckDBType[];
+  /** The exact number of rows, when known. */
+  rows?: number;
+}
+
 /** What a write did. `version` is null when a `txn` made it a no-op. */
 export interface WriteResult {
   version: number | null;
@@ -77,7 +95,7 @@ export const DATA_FILE_COMPRESSION: readonly string[] = ['COMPRESSION zstd', 'CO
  *   configuration: { 'delta.dataSkippingNumIndexedCols': '5' },
  * });
  */
-export async function writeDelta(session: Session, source: Frame | string, tablePath: string, opts: WriteOptions = {}): Promise<WriteResult> {
+export async function writeDelta(session: Session, source: Frame | string | DescribedSource, tablePath: string, opts: WriteOptions = {}): Promise<WriteResult> {
   try {
     return await writeOnce(session, source, tablePath, opts);
   } catch (err) {
@@ -89,14 +107,15 @@ export async function writeDelta(session: Session, source: Frame | string, table
   }
 }
 
-async function writeOnce(session: Session, source: Frame | string, tablePathIn: string, opts: WriteOptions): Promise<WriteResult> {
+async function writeOnce(session: Session, source: Frame | string | DescribedSource, tablePathIn: string, opts: WriteOptions): Promise<WriteResult> {
   const mode = opts.mode ?? 'append';
   if (!['append', 'overwrite', 'errorIfExists'].includes(mode)) throw new Error(`unknown write mode ${JSON.stringify(mode)}`);
   const tablePath = path.resolve(tablePathIn);
-  const sourceSql = typeof source === 'string' ? source : await source.toSql();
+  const given = typeof source !== 'string' && 'names' in source ? source : undefined;
+  const sourceSql = typeof source === 'string' ? source : 'names' in source ? source.sql : await source.toSql();
 
-  const described = await session.run(`SELECT * FROM (${sourceSql}) LIMIT 0`);
-  const dataSchema = sparkSchemaFromDuckDB(described.columnNames(), described.columnTypes());
+  const described = given ?? (await describe(session, sourceSql));
+  const dataSchema = sparkSchemaFromDuckDB(described.names, described.types);
   if (dataSchema.fields.length === 0) throw new Error('the data to write has no columns');
 
   const snapshot = await currentTableState(session, tablePath);
@@ -109,8 +128,8 @@ async function writeOnce(session: Session, source: Frame | string, tablePathIn: 
   }
 
   const plan = planTable(snapshot, dataSchema, opts);
-  const engineTypes = new Map(described.columnNames().map((n, i) => [n, String(described.columnTypes()[i])]));
-  const written = await writeDataFiles(session, sourceSql, tablePath, dataSchema, engineTypes, plan, opts);
+  const engineTypes = new Map(described.names.map((n, i) => [n, String(described.types[i])]));
+  const written = await writeDataFiles(session, sourceSql, tablePath, dataSchema, engineTypes, plan, opts, given?.rows);
   faultPoint('write.files-written');
 
   const now = Date.now();
@@ -393,6 +412,7 @@ async function writeDataFiles(
   engineTypes: ReadonlyMap<string, string>,
   plan: TablePlan,
   opts: WriteOptions,
+  knownRows: number | undefined,
 ): Promise<WrittenFiles> {
   const tableFields = new Map(plan.schema.fields.map((f) => [f.name.toLowerCase(), f]));
   const dataFields = new Map(data.fields.map((f) => [f.name.toLowerCase(), f]));
@@ -429,7 +449,7 @@ async function writeDataFiles(
   await mkdir(tablePath, { recursive: true });
   const partitioned = plan.partitionColumns.length > 0;
   const staging = path.join(tablePath, `_winlake_staging_${randomUUID()}`);
-  const oneRowGroup = ((await estimatedRows(session, sourceSql)) ?? Infinity) <= (rowGroup ?? DEFAULT_ROW_GROUP_ROWS);
+  const oneRowGroup = (knownRows ?? (await estimatedRows(session, sourceSql)) ?? Infinity) <= (rowGroup ?? DEFAULT_ROW_GROUP_ROWS);
   const sizes = partitioned && oneRowGroup && !split ? await partitionSizes(session, sourceSql, plan.partitionColumns, partitionExprs) : undefined;
   let target: string;
   let copies: { sql: string; partitionValues?: Record<string, string | null>; folder?: string }[];
@@ -593,9 +613,16 @@ function partitionFilter(values: Record<string, string | null>, columns: readonl
     .join(' AND ');
 }
 
+/** The names and types of a query's columns (a query that runs nothing). */
+async function describe(session: Session, sql: string): Promise<{ names: string[]; types: DuckDBType[] }> {
+  const result = await session.run(`SELECT * FROM (${sql}) LIMIT 0`);
+  return { names: result.columnNames(), types: result.columnTypes() };
+}
+
 /**
  * For each column, whether the data's engine type is already the table's: DuckDB itself names
- * the table types (one query that runs nothing), so the two names compare in one spelling.
+ * the table types (one query that runs nothing), so the two names compare in one spelling. The
+ * names depend on the types alone, so they are remembered: a stream asks for the same every batch.
  */
 async function columnsOfTableType(
   session: Session,
@@ -603,10 +630,19 @@ async function columnsOfTableType(
   engineTypes: ReadonlyMap<string, string>,
 ): Promise<boolean[]> {
   if (columns.length === 0) return [];
-  const described = await session.run(`SELECT ${columns.map((c, i) => `CAST(NULL AS ${duckdbType(c.table.type)}) AS c${i}`).join(', ')} LIMIT 0`);
-  const tableTypes = described.columnTypes().map(String);
+  const probe = `SELECT ${columns.map((c, i) => `CAST(NULL AS ${duckdbType(c.table.type)}) AS c${i}`).join(', ')} LIMIT 0`;
+  let tableTypes = engineTypeNames.get(probe);
+  if (!tableTypes) {
+    tableTypes = (await session.run(probe)).columnTypes().map(String);
+    if (engineTypeNames.size >= MAX_REMEMBERED_TYPE_LISTS) engineTypeNames.clear();
+    engineTypeNames.set(probe, tableTypes);
+  }
   return columns.map((c, i) => engineTypes.get(c.data.name) === tableTypes[i]);
 }
+
+/** DuckDB's spelling of table types, by the probe that asked for it (see columnsOfTableType). */
+const engineTypeNames = new Map<string, string[]>();
+const MAX_REMEMBERED_TYPE_LISTS = 64;
 
 /** DuckDB's estimate of the rows a query returns (exact for tables and files); undefined when it has none. */
 async function estimatedRows(session: Session, sql: string): Promise<number | undefined> {

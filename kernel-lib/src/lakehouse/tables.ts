@@ -58,7 +58,10 @@ export async function writeTableBatch(
   const catalog = opts.catalog ?? new Catalog();
   const entry = catalog.resolveForWrite(tableName, tier);
   const session = opts.session ?? df.session;
-  const columns = await df.columns();
+  // The batch is described once, and its SQL rendered once: the write below reuses both.
+  const sql = await df.toSql();
+  const described = await session.run(`SELECT * FROM (${sql}) LIMIT 0`);
+  const columns = described.columnNames();
   const missing = partitions.filter((p) => !columns.includes(p));
   if (missing.length) {
     throw new Error(`cannot partition ${entry.name} by ${missing.join(', ')}: no such column (columns: ${columns.join(', ')})`);
@@ -72,22 +75,34 @@ export async function writeTableBatch(
     ...(opts.txn ? { txn: opts.txn } : {}),
   } as const;
 
+  const types = described.columnTypes();
   if (!columns.includes(CORRUPT_RECORD)) {
-    return { table: entry, result: await writeDelta(session, df, entry.path, writeOpts) };
+    return { table: entry, result: await writeDelta(session, { sql, names: columns, types }, entry.path, writeOpts) };
   }
 
   // The usual batch holds no corrupt row: one count of the marker (cheap: the parse is not needed
   // for it) lets it be written in one pass, without materialising it. Nothing is filtered there,
   // so even a source that answered differently the second time would lose no row.
   const marker = quoteIdent(columns.includes(CORRUPT_REASON) ? CORRUPT_REASON : CORRUPT_RECORD);
-  const corruptRows = Number(await session.scalar(`SELECT count(*) FROM (${await df.toSql()}) WHERE ${marker} IS NOT NULL`));
-  if (corruptRows === 0) {
-    return { table: entry, result: await writeDelta(session, df.drop(CORRUPT_RECORD, CORRUPT_REASON), entry.path, writeOpts) };
+  const [counts] = await session.rows<{ corrupt: bigint; total: bigint }>(
+    `SELECT count(*) FILTER (WHERE ${marker} IS NOT NULL) AS corrupt, count(*) AS total FROM (${sql})`,
+  );
+  if (Number(counts!.corrupt) === 0) {
+    const markers = new Set([CORRUPT_RECORD, CORRUPT_REASON]);
+    const kept = columns.flatMap((name, i) => (markers.has(name) ? [] : [{ name, type: types[i]! }]));
+    if (kept.length === 0) throw new Error(`cannot write ${entry.name}: the data has no columns besides ${CORRUPT_RECORD} and ${CORRUPT_REASON}`);
+    const clean = {
+      sql: `SELECT * EXCLUDE (${columns.filter((c) => markers.has(c)).map(quoteIdent).join(', ')}) FROM (${sql})`,
+      names: kept.map((k) => k.name),
+      types: kept.map((k) => k.type),
+      rows: Number(counts!.total),
+    };
+    return { table: entry, result: await writeDelta(session, clean, entry.path, writeOpts) };
   }
   // Corrupt rows came: materialise once, since the batch is split in two and must not be read (or
   // consumed) twice. The temp table is dropped afterwards: a streaming query writes batches forever.
   const cacheTable = `winlake_write_${process.pid}_${++writeCounter}`;
-  await session.run(`CREATE TEMP TABLE ${quoteIdent(cacheTable)} AS ${await df.toSql()}`);
+  await session.run(`CREATE TEMP TABLE ${quoteIdent(cacheTable)} AS ${sql}`);
   try {
     return await writeSplit(Frame.fromSql(session, `SELECT * FROM ${quoteIdent(cacheTable)}`), entry, tier, partitions, columns, catalog, writeOpts);
   } finally {

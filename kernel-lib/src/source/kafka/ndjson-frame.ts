@@ -196,7 +196,8 @@ export async function recordFilesToFrame(
     `SELECT ${meta}${decoded} AS value, ` +
     `CASE WHEN enc = 'n' THEN 'null value' WHEN enc = 'b' THEN 'not valid UTF-8 (the value is kept as base64)' WHEN n > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
     `FROM ${source}`;
-  return parseRaw(session, raw, options);
+  const metaColumns = options.topic === undefined ? [] : ['_kafka_topic', '_kafka_partition', '_kafka_offset', '_kafka_timestamp', '_kafka_key'];
+  return parseRaw(session, raw, metaColumns, options);
 }
 
 /**
@@ -232,18 +233,18 @@ export async function ndjsonToFrame(
     `FROM read_csv([${input.files.map(quoteString).join(', ')}], columns={'v': 'VARCHAR'}, delim=${LINE_DELIMITER}, ` +
     `quote='', escape='', header=false, auto_detect=false, new_line='\\n', strict_mode=false, ${csvBufferOptions(64 * 1024 * 1024)}) ` +
     `WHERE v IS NOT NULL AND trim(v, ' \t\r') <> ''`;
-  return parseRaw(session, raw, options);
+  return parseRaw(session, raw, [], options);
 }
 
 /**
  * Classifies and parses the rows of `raw` (SQL with columns `value` VARCHAR, `pre_reason` VARCHAR
- * — a reason already known — and metadata columns, kept after the document columns) into the
+ * — a reason already known — and the metadata columns `metaColumns`, kept after the document columns) into the
  * declared envelope, in one pass that is materialised: `raw` is read once, never inferred.
  * Materialised rather than left to the write: reading the record file, the parse runs on every
  * thread, while DuckDB encodes a partitioned COPY of a batch this size on one (measured: the
  * parse moved into the COPY made the 200k-event ingest slower, not faster).
  */
-async function parseRaw(session: Session, raw: string, options: ParseOptions): Promise<Frame> {
+async function parseRaw(session: Session, raw: string, metaColumns: readonly string[], options: ParseOptions): Promise<Frame> {
   const runner = options.parseOn ?? session;
   const env = envelopeSql(options.envelope ?? BRONZE_ENVELOPE, 'doc');
   // The keys pass classifies: NULL under try() for invalid JSON; an object is valid JSON that
@@ -255,15 +256,12 @@ async function parseRaw(session: Session, raw: string, options: ParseOptions): P
   const jt = `CASE WHEN __k0 IS NULL THEN NULL WHEN starts_with(value, '{') THEN 'OBJECT' ELSE json_type(value) END`;
   const typed = `(SELECT *, ${jt} AS jt FROM (SELECT *, CASE WHEN pre_reason IS NULL AND value IS NOT NULL THEN try(${env.keys('value')}) END AS __k0 FROM (${raw})))`;
   const classified = `(SELECT * EXCLUDE (pre_reason, jt), ${reason} AS _corrupt_reason FROM ${typed})`;
-  const metaCols = (await runner.run(`SELECT * FROM ${classified} LIMIT 0`))
-    .columnNames()
-    .filter((c) => c !== 'value' && c !== '_corrupt_reason' && c !== '__k0');
   const out = options.tableName ?? uniqueTable('winlake_batch');
   const raws = options.keepRaw === false ? '' : `doc AS ${quoteIdent(RAW_DOCUMENT)}, `;
   const rescueDoc = quoteIdent(RESCUE_DOCUMENT);
   // Another connection's result cannot be a temporary table: those are each connection's own.
   await runner.run(
-    `CREATE OR REPLACE ${runner === session ? 'TEMP ' : ''}TABLE ${quoteIdent(out)} AS SELECT ${env.columns.join(', ')}, ${metaCols.map(quoteIdent).map((c) => `${c}, `).join('')}` +
+    `CREATE OR REPLACE ${runner === session ? 'TEMP ' : ''}TABLE ${quoteIdent(out)} AS SELECT ${env.columns.join(', ')}, ${metaColumns.map(quoteIdent).map((c) => `${c}, `).join('')}` +
       `NULL::VARCHAR AS ${quoteIdent(RESCUED_DATA)}, ${raws}` +
       `CASE WHEN _corrupt_reason IS NOT NULL THEN value END AS _corrupt_record, _corrupt_reason, ` +
       `CASE WHEN ${env.needsRescue} THEN doc END AS ${rescueDoc} ` +
