@@ -50,8 +50,8 @@ export interface WriteOptions {
  * skips its own probes of them (a streaming write asks once per batch instead of three times).
  *
  * @example
- * const r = await session.run(`SELECT * FROM (${sql}) LIMIT 0`);
- * await writeDelta(session, { sql, names: r.columnNames(), types: r.columnTypes(), rows: 25_000 }, '/lake/bronze/t');
+ * const source = await describeSql(session, sql);
+ * await writeDelta(session, { ...source, rows: 25_000 }, '/lake/bronze/t');
  */
 export interface DescribedSource {
   sql: string;
@@ -60,6 +60,15 @@ export interface DescribedSource {
   types: readonly DuckDBType[];
   /** The exact number of rows, when known. */
   rows?: number;
+}
+
+/**
+ * A query with the names and types of its columns, asked of the engine by a query that runs nothing.
+ * @example const source = await describeSql(session, 'SELECT 1 AS id'); // source.names: ['id']
+ */
+export async function describeSql(session: Session, sql: string): Promise<DescribedSource> {
+  const result = await session.run(`SELECT * FROM (${sql}) LIMIT 0`);
+  return { sql, names: result.columnNames(), types: result.columnTypes() };
 }
 
 /** What a write did. `version` is null when a `txn` made it a no-op. */
@@ -111,10 +120,8 @@ async function writeOnce(session: Session, source: Frame | string | DescribedSou
   const mode = opts.mode ?? 'append';
   if (!['append', 'overwrite', 'errorIfExists'].includes(mode)) throw new Error(`unknown write mode ${JSON.stringify(mode)}`);
   const tablePath = path.resolve(tablePathIn);
-  const given = typeof source !== 'string' && 'names' in source ? source : undefined;
-  const sourceSql = typeof source === 'string' ? source : 'names' in source ? source.sql : await source.toSql();
-
-  const described = given ?? (await describe(session, sourceSql));
+  const described = typeof source !== 'string' && 'names' in source ? source : await describeSql(session, typeof source === 'string' ? source : await source.toSql());
+  const sourceSql = described.sql;
   const dataSchema = sparkSchemaFromDuckDB(described.names, described.types);
   if (dataSchema.fields.length === 0) throw new Error('the data to write has no columns');
 
@@ -129,7 +136,7 @@ async function writeOnce(session: Session, source: Frame | string | DescribedSou
 
   const plan = planTable(snapshot, dataSchema, opts);
   const engineTypes = new Map(described.names.map((n, i) => [n, String(described.types[i])]));
-  const written = await writeDataFiles(session, sourceSql, tablePath, dataSchema, engineTypes, plan, opts, given?.rows);
+  const written = await writeDataFiles(session, sourceSql, tablePath, dataSchema, engineTypes, plan, opts, described.rows);
   faultPoint('write.files-written');
 
   const now = Date.now();
@@ -613,11 +620,6 @@ function partitionFilter(values: Record<string, string | null>, columns: readonl
     .join(' AND ');
 }
 
-/** The names and types of a query's columns (a query that runs nothing). */
-async function describe(session: Session, sql: string): Promise<{ names: string[]; types: DuckDBType[] }> {
-  const result = await session.run(`SELECT * FROM (${sql}) LIMIT 0`);
-  return { names: result.columnNames(), types: result.columnTypes() };
-}
 
 /**
  * For each column, whether the data's engine type is already the table's: DuckDB itself names

@@ -2,7 +2,7 @@ import type { Session } from '../engine/session.js';
 import { getSession } from '../engine/session.js';
 import { quoteIdent } from '../engine/quote.js';
 import { Frame } from '../frame/index.js';
-import { writeDelta, readDelta, history, loadSnapshot, type WriteResult, type WriteOptions, type HistoryEntry } from '../delta/index.js';
+import { describeSql, writeDelta, readDelta, history, loadSnapshot, type WriteResult, type WriteOptions, type HistoryEntry } from '../delta/index.js';
 import { Catalog, assertTier, type Tier, type TableEntry } from './catalog.js';
 
 /** Columns that mark a row as corrupt input (see read_kafka_topic); such rows go to quarantine. */
@@ -59,9 +59,8 @@ export async function writeTableBatch(
   const entry = catalog.resolveForWrite(tableName, tier);
   const session = opts.session ?? df.session;
   // The batch is described once, and its SQL rendered once: the write below reuses both.
-  const sql = await df.toSql();
-  const described = await session.run(`SELECT * FROM (${sql}) LIMIT 0`);
-  const columns = described.columnNames();
+  const described = await describeSql(session, await df.toSql());
+  const { sql, names: columns, types } = described;
   const missing = partitions.filter((p) => !columns.includes(p));
   if (missing.length) {
     throw new Error(`cannot partition ${entry.name} by ${missing.join(', ')}: no such column (columns: ${columns.join(', ')})`);
@@ -75,9 +74,8 @@ export async function writeTableBatch(
     ...(opts.txn ? { txn: opts.txn } : {}),
   } as const;
 
-  const types = described.columnTypes();
   if (!columns.includes(CORRUPT_RECORD)) {
-    return { table: entry, result: await writeDelta(session, { sql, names: columns, types }, entry.path, writeOpts) };
+    return { table: entry, result: await writeDelta(session, described, entry.path, writeOpts) };
   }
 
   // The usual batch holds no corrupt row: one count of the marker (cheap: the parse is not needed
@@ -118,7 +116,7 @@ async function writeSplit(
   entry: TableEntry,
   tier: Tier,
   partitions: string[],
-  columns: string[],
+  columns: readonly string[],
   catalog: Catalog,
   writeOpts: WriteOptions & { partitionBy: string[] },
 ): Promise<TableWriteResult> {

@@ -186,18 +186,22 @@ export async function recordFilesToFrame(
         // between threads there took half as much CPU again for the same rows.
         `read_csv([${files.map(quoteString).join(', ')}], columns=${columns}, ${CSV_OPTIONS}, ${csvBufferOptions(maxLine)}${options.parseOn ? ', parallel=false' : ''})`;
   const decoded = "CASE enc WHEN 'r' THEN v WHEN 'b' THEN v WHEN 'n' THEN NULL WHEN 'e' THEN '' ELSE json_extract_string(v, '$') END";
-  const meta =
+  // The Kafka columns by name: the parse keeps them by these names, without asking the engine.
+  const meta: Record<string, string> =
     options.topic === undefined
-      ? ''
-      : `${quoteString(options.topic)} AS _kafka_topic, p AS _kafka_partition, o AS _kafka_offset, ` +
-        `TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_milliseconds(ts) AS _kafka_timestamp, ` +
-        `CASE WHEN k IS NULL OR k = '' THEN NULL ELSE json_extract_string(k, '$') END AS _kafka_key, `;
+      ? {}
+      : {
+          _kafka_topic: quoteString(options.topic),
+          _kafka_partition: 'p',
+          _kafka_offset: 'o',
+          _kafka_timestamp: "TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_milliseconds(ts)",
+          _kafka_key: "CASE WHEN k IS NULL OR k = '' THEN NULL ELSE json_extract_string(k, '$') END",
+        };
   const raw =
-    `SELECT ${meta}${decoded} AS value, ` +
+    `SELECT ${Object.entries(meta).map(([name, sql]) => `${sql} AS ${name}, `).join('')}${decoded} AS value, ` +
     `CASE WHEN enc = 'n' THEN 'null value' WHEN enc = 'b' THEN 'not valid UTF-8 (the value is kept as base64)' WHEN n > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
     `FROM ${source}`;
-  const metaColumns = options.topic === undefined ? [] : ['_kafka_topic', '_kafka_partition', '_kafka_offset', '_kafka_timestamp', '_kafka_key'];
-  return parseRaw(session, raw, metaColumns, options);
+  return parseRaw(session, raw, Object.keys(meta), options);
 }
 
 /**
