@@ -20,7 +20,7 @@ import { brokerOptions, startBroker } from '../../kernel-lib/src/source/kafka/br
 import { quoteIdent, quoteString } from '../../kernel-lib/src/engine/quote.js';
 import { Session } from '../../kernel-lib/src/engine/session.js';
 import { createKafkaClient, DEFAULT_CLIENT_KIND, type KafkaClient, type KafkaClientKind, type OutgoingMessage } from '../../kernel-lib/src/source/kafka/client.js';
-import { LINE_DELIMITER, ndjsonToFrame } from '../../kernel-lib/src/source/kafka/ndjson-frame.js';
+import { ndjsonToFrame, WHOLE_LINE_CSV_OPTIONS } from '../../kernel-lib/src/source/kafka/ndjson-frame.js';
 import { BRONZE_ENVELOPE, type EnvelopeLevel } from '../../kernel-lib/src/winlogbeat/envelope.js';
 import { simulateNdjson } from '../../kernel-lib/src/winlogbeat/simulate.js';
 import { DEFAULT_MAX_OFFSETS_PER_TRIGGER } from '../../kernel-lib/src/stream/kafka-source.js';
@@ -101,13 +101,6 @@ function folderBytes(dir: string): number {
   return n;
 }
 
-/** The envelope as a json_transform structure, with its declared types (what DuckDB alone casts to). */
-function jsonTransformStructure(level: EnvelopeLevel): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(level).map(([k, v]) => [k, typeof v !== 'string' ? jsonTransformStructure(v) : v === 'VARCHAR[]' ? ['VARCHAR'] : v]),
-  );
-}
-
 /**
  * The engine's limits: the same NDJSON bytes parsed by DuckDB alone and written as Parquet (zstd)
  * partitioned like bronze; no Kafka, no Delta, no rescue, no quarantine. Two figures:
@@ -125,9 +118,9 @@ async function duckdbAlone(file: string, events: number, work: string): Promise<
     `columns=${readJsonColumns(BRONZE_ENVELOPE)}, maximum_object_size=16777216)`;
   const keepingRaw =
     `SELECT unnest(d), line AS _raw, ${partitioning('d.')} FROM (SELECT line, ` +
-    `json_transform(line, ${quoteString(JSON.stringify(jsonTransformStructure(BRONZE_ENVELOPE)))}) AS d ` +
-    `FROM read_csv(${quoteString(file)}, columns={'line': 'VARCHAR'}, delim=${LINE_DELIMITER}, quote='', escape='', ` +
-    `header=false, auto_detect=false, new_line='\\n', max_line_size=16777216))`;
+    // The envelope's leaves are DuckDB type names, so it is json_transform's structure as it is.
+    `json_transform(line, ${quoteString(JSON.stringify(BRONZE_ENVELOPE))}) AS d ` +
+    `FROM read_csv(${quoteString(file)}, columns={'line': 'VARCHAR'}, ${WHOLE_LINE_CSV_OPTIONS}, max_line_size=16777216))`;
   const run = async (name: string, select: string): Promise<Record<string, number>> => {
     const session = await Session.create({ workDir: path.join(work, `duckdb-alone-${name}`), threads: 2, allowedDirectories: [work] });
     const out = path.join(work, `duckdb-alone-${name}-parquet`);

@@ -21,6 +21,15 @@ import { envelopeSql } from './envelope-sql.js';
 /** A field delimiter no JSON text holds, so that DuckDB's CSV reader returns each line whole. */
 export const LINE_DELIMITER = "E'\\x1f\\x1e\\x1d\\x01'";
 
+/**
+ * read_csv options that return each line of a file whole, as one VARCHAR column (no quoting, no
+ * header, no sniffing). E'...' because plain SQL strings do not decode \x escapes (the delimiter
+ * would be 16 bytes).
+ *
+ * @example `SELECT line FROM read_csv('docs.ndjson', columns={'line': 'VARCHAR'}, ${WHOLE_LINE_CSV_OPTIONS})`
+ */
+export const WHOLE_LINE_CSV_OPTIONS = `delim=${LINE_DELIMITER}, quote='', escape='', header=false, auto_detect=false, new_line='\\n'`;
+
 /** One raw value to parse, with optional Kafka coordinates. */
 export interface RawRecord {
   value: Buffer | string | null;
@@ -231,11 +240,10 @@ export async function ndjsonToFrame(
   }
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (input.files.length === 0) throw new Error('ndjsonToFrame: no files given');
-  // E'...' because plain SQL strings do not decode \x escapes (the delimiter would be 16 bytes).
   const raw =
     `SELECT v AS value, CASE WHEN strlen(v) > ${maxBytes} THEN 'exceeds ${maxBytes} bytes' END AS pre_reason ` +
-    `FROM read_csv([${input.files.map(quoteString).join(', ')}], columns={'v': 'VARCHAR'}, delim=${LINE_DELIMITER}, ` +
-    `quote='', escape='', header=false, auto_detect=false, new_line='\\n', strict_mode=false, ${csvBufferOptions(64 * 1024 * 1024)}) ` +
+    `FROM read_csv([${input.files.map(quoteString).join(', ')}], columns={'v': 'VARCHAR'}, ${WHOLE_LINE_CSV_OPTIONS}, ` +
+    `strict_mode=false, ${csvBufferOptions(64 * 1024 * 1024)}) ` +
     // A document line starts with '{': only the others are trimmed (trimming every 2 KB line cost
     // the parse of 20k documents 240 ms of its 560).
     `WHERE v IS NOT NULL AND (starts_with(v, '{') OR trim(v, ' \t\r') <> '')`;
